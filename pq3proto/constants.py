@@ -1,0 +1,83 @@
+"""Every label, size and limit of the protocol, in one place (spec/01-conventions.md §4).
+
+Owns: byte strings that enter a KDF or a signature, fixed field sizes, wire versions and
+flags, and resource limits with the trade-off behind each.
+Not: any computation. Code elsewhere never writes a label or a size literally.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ── KDF and signature labels (spec/02-key-schedule.md, table 1) ────────────────────────────
+LABEL_ROOT_DERIVATION: Final = b"rkDerivation-"
+LABEL_MESSAGE_KEY: Final = b"msgKeyDerivation"
+LABEL_CHAIN_KEY: Final = b"chainKeyDerivation"
+LABEL_KEY_INDICATOR: Final = b"msg-key-ind"
+LABEL_AES_CTR: Final = b"aes-ctr"
+LABEL_SESSION_START: Final = b"session_start"
+LABEL_PK_RATCHET: Final = b"pk_ratchet"
+LABEL_SIGNATURE: Final = b"messageSignature"
+LABEL_SIGNATURE_VERSION: Final = b"v1"
+LABEL_PREKEY_SIGNATURE: Final = b"pq3proto prekey bundle v1"
+
+# PQ3 pseudocode writes the first root key as b'0' * 32: 32 bytes of ASCII '0' (0x30).
+INITIAL_ROOT_KEY: Final = b"0" * 32
+
+# ── Sizes in bytes ───────────────────────────────────────────────────────────────────────
+ROOT_KEY_SIZE: Final = 32
+CHAIN_KEY_SIZE: Final = 32
+MESSAGE_KEY_SIZE: Final = 32
+KEY_INDICATOR_SIZE: Final = 32
+AES_KEY_SIZE: Final = 32
+AES_IV_SIZE: Final = 16
+HASH_SIZE: Final = 48  # SHA-384, also the HKDF-SHA384 PRK size and the all-zero salt size
+PREKEY_HASH_SIZE: Final = 48
+P256_POINT_SIZE: Final = 65  # SEC1 uncompressed: 0x04 || X || Y
+P256_SCALAR_SIZE: Final = 32
+P256_SIGNATURE_SIZE: Final = 64  # raw r || s, each 32 bytes big-endian
+ECDH_SECRET_SIZE: Final = 32
+LENGTH_PREFIX_SIZE: Final = 4  # every length prefix is a big-endian uint32
+KEM_SEED_SIZE: Final = 64  # ML-KEM decapsulation key kept as d || z (FIPS 203)
+KEM_COINS_SIZE: Final = 32  # ML-KEM encapsulation randomness m
+KEM_SHARED_SECRET_SIZE: Final = 32
+MLKEM768_PUBLIC_KEY_SIZE: Final = 1184
+MLKEM768_CIPHERTEXT_SIZE: Final = 1088
+MLKEM1024_PUBLIC_KEY_SIZE: Final = 1568
+MLKEM1024_CIPHERTEXT_SIZE: Final = 1568
+
+# ── Wire format (spec/04-wire-format.md) ────────────────────────────────────────────────
+WIRE_VERSION: Final = 0x01
+FLAG_SESSION_START: Final = 0x01  # preKeyHash (48) || ML-KEM-1024 ciphertext (1568)
+FLAG_KEM_CIPHERTEXT: Final = 0x02  # ML-KEM-768 ciphertext answering the peer's rekey key
+FLAG_KEM_PUBLIC_KEY: Final = 0x04  # fresh ML-KEM-768 encapsulation key asking for a rekey
+KNOWN_FLAGS: Final = FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY
+
+IDENTITY_VERSION: Final = 0x01
+BUNDLE_VERSION: Final = 0x01
+SESSION_STATE_VERSION: Final = 0x01
+DEVICE_STATE_VERSION: Final = 0x01
+
+# ── Limits ──────────────────────────────────────────────────────────────────────────────
+# Largest forward jump inside one receiving chain. Each skipped index costs one chain step
+# (two HMACs) and one stored key; a bound stops a forged-looking but validly signed index
+# from burning CPU. Messages are signed, so only the peer device can trigger it.
+MAX_FORWARD_JUMP: Final = 2_000
+# Skipped message keys kept for late messages, across all chains. Each is 32 secret bytes;
+# keeping them weakens forward secrecy for exactly those messages, so the oldest go first.
+MAX_SKIPPED_KEYS: Final = 2_000
+# Old receiving chains kept (their chain keys let late messages of a finished turn decrypt).
+# A chain beyond this is dropped together with its skipped keys.
+MAX_RECEIVING_CHAINS: Final = 5
+# Address URIs are identifiers, not documents.
+MAX_URI_LENGTH: Final = 1_024
+MAX_DEVICE_ID: Final = 0xFFFF_FFFF
+# Payload and associated data limits keep length prefixes and buffers sane.
+MAX_PLAINTEXT_LENGTH: Final = 1 << 24
+MAX_AUTH_DATA_LENGTH: Final = 1 << 16
+# Session starts a device remembers per prekey to refuse replays (oldest forgotten first).
+MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
+
+# ── Rekey policy defaults (spec/03-ratchet.md §5) ──────────────────────────────────────
+DEFAULT_REKEY_MESSAGES: Final = 50
+DEFAULT_REKEY_SECONDS: Final = 7 * 24 * 3600

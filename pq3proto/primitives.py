@@ -1,0 +1,236 @@
+"""Classical primitives from `cryptography` and the standard library (spec/01-conventions.md §3).
+
+Owns: HKDF-SHA384, AES-256-CTR, SHA-384, P-256 ECDH and ECDSA with the encodings pq3proto
+pins (SEC1 uncompressed points, raw low-S r || s signatures), randomness sources, and the one
+constant-time comparison.
+Not: ML-KEM (kem.py), or any protocol meaning of the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .constants import (
+    AES_IV_SIZE,
+    AES_KEY_SIZE,
+    P256_POINT_SIZE,
+    P256_SCALAR_SIZE,
+    P256_SIGNATURE_SIZE,
+)
+from .errors import AuthenticationError, InvalidKeyError, MalformedInputError
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_HALF_ORDER = P256_ORDER >> 1
+_CURVE = ec.SECP256R1()
+_SHA256 = hashes.SHA256()
+_ECDSA_RANDOM = ec.ECDSA(_SHA256)
+_ECDSA_RFC6979 = ec.ECDSA(_SHA256, deterministic_signing=True)
+
+
+# ── Randomness ─────────────────────────────────────────────────────────────────────────
+
+
+class RandomSource(Protocol):
+    """Where every random byte the protocol draws comes from."""
+
+    def random_bytes(self, n: int) -> bytes: ...
+
+    @property
+    def deterministic(self) -> bool: ...
+
+
+class SystemRandom:
+    """The operating system's CSPRNG. The public API always uses this."""
+
+    deterministic = False
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
+
+
+class TestingOnlyDeterministicRandom:
+    """A seeded SHAKE-256 stream, for test vectors and tests only: never for real traffic.
+
+    Output i is SHAKE-256(seed || uint64(counter)) for an internal counter, so draws are
+    independent of how callers split them into calls only when they call in the same order.
+    Signatures made with this source use RFC 6979 nonces.
+    """
+
+    deterministic = True
+
+    def __init__(self, seed: bytes) -> None:
+        self._seed = bytes(seed)
+        self._counter = 0
+
+    def random_bytes(self, n: int) -> bytes:
+        block = hashlib.shake_256(self._seed + self._counter.to_bytes(8, "big")).digest(n)
+        self._counter += 1
+        return block
+
+    def __repr__(self) -> str:
+        return f"TestingOnlyDeterministicRandom(draws={self._counter})"
+
+
+SYSTEM_RANDOM = SystemRandom()
+
+
+# ── Hashing, HKDF, comparison ──────────────────────────────────────────────────────────
+
+
+def sha384(data: bytes) -> bytes:
+    return hashlib.sha384(data).digest()
+
+
+def hmac_sha384(key: bytes, data: bytes) -> bytes:
+    return hmac.digest(key, data, "sha384")
+
+
+def hkdf_extract(salt: bytes | None, ikm: bytes, hash_name: str = "sha384") -> bytes:
+    """HKDF-Extract (RFC 5869 §2.2), SHA-384 unless told; an absent salt is HashLen zeros."""
+    if salt is None:
+        salt = bytes(hashlib.new(hash_name).digest_size)
+    return hmac.digest(salt, ikm, hash_name)
+
+
+def hkdf_expand(prk: bytes, info: bytes, length: int, hash_name: str = "sha384") -> bytes:
+    """HKDF-Expand (RFC 5869 §2.3), SHA-384 unless told (other hashes serve known answers)."""
+    if not 0 < length <= 255 * hashlib.new(hash_name).digest_size:
+        raise ValueError("HKDF-Expand length out of range")
+    out = b""
+    block = b""
+    counter = 1
+    while len(out) < length:
+        block = hmac.digest(prk, block + info + bytes((counter,)), hash_name)
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def ct_equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison of two byte strings (length is not secret)."""
+    return hmac.compare_digest(a, b)
+
+
+# ── AES-256-CTR ───────────────────────────────────────────────────────────────────────
+
+
+def aes256_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-256 in CTR mode; the IV is the first 128-bit counter block, incremented big-endian."""
+    if len(key) != AES_KEY_SIZE or len(iv) != AES_IV_SIZE:
+        raise ValueError("AES-256-CTR key or IV has the wrong size")
+    enc = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+# ── P-256 points and keys ─────────────────────────────────────────────────────────────
+
+
+def decode_point(data: bytes) -> ec.EllipticCurvePublicKey:
+    """Decode a SEC1 uncompressed P-256 point; anything else is InvalidKeyError."""
+    if len(data) != P256_POINT_SIZE or data[0] != 0x04:
+        raise InvalidKeyError(
+            f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
+        )
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes(data))
+    except ValueError:
+        raise InvalidKeyError("P-256 public key is not a point on the curve") from None
+
+
+def encode_point(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+class P256PrivateKey:
+    """A P-256 private key; used for ECDH and for ECDSA. Must be kept secret."""
+
+    __slots__ = ("_key", "_public")
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
+        self._key = key
+        self._public = encode_point(key.public_key())
+
+    @classmethod
+    def generate(cls, rng: RandomSource = SYSTEM_RANDOM) -> P256PrivateKey:
+        """Draw a scalar uniformly from [1, n-1] by rejection sampling 32-byte strings."""
+        while True:
+            d = int.from_bytes(rng.random_bytes(P256_SCALAR_SIZE), "big")
+            if 1 <= d < P256_ORDER:
+                return cls(ec.derive_private_key(d, _CURVE))
+
+    @classmethod
+    def from_scalar(cls, scalar: bytes) -> P256PrivateKey:
+        if len(scalar) != P256_SCALAR_SIZE:
+            raise MalformedInputError(f"P-256 private scalar must be {P256_SCALAR_SIZE} bytes")
+        d = int.from_bytes(scalar, "big")
+        if not 1 <= d < P256_ORDER:
+            raise InvalidKeyError("P-256 private scalar out of range")
+        return cls(ec.derive_private_key(d, _CURVE))
+
+    def scalar(self) -> bytes:
+        """The private scalar, 32 bytes big-endian. Must be kept secret."""
+        return self._key.private_numbers().private_value.to_bytes(P256_SCALAR_SIZE, "big")
+
+    @property
+    def public(self) -> bytes:
+        """The public point, SEC1 uncompressed."""
+        return self._public
+
+    def exchange(self, peer_point: bytes) -> bytes:
+        """ECDH: the 32-byte x-coordinate of d * peer. The peer point is validated first."""
+        return self._key.exchange(ec.ECDH(), decode_point(peer_point))
+
+    def sign(self, message: bytes, deterministic: bool = False) -> bytes:
+        """ECDSA P-256 with SHA-256; raw r || s with s normalized to the low half.
+
+        `deterministic` selects RFC 6979 nonces, for vectors and tests.
+        """
+        der = self._key.sign(message, _ECDSA_RFC6979 if deterministic else _ECDSA_RANDOM)
+        r, s = decode_dss_signature(der)
+        if s > P256_HALF_ORDER:
+            s = P256_ORDER - s
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def __repr__(self) -> str:
+        return "P256PrivateKey(<secret>)"
+
+
+class Verifier:
+    """A parsed peer signing key, checked once and reused for every message."""
+
+    __slots__ = ("_key", "point")
+
+    def __init__(self, point: bytes) -> None:
+        self._key = decode_point(point)
+        self.point = point
+
+    def verify(self, message: bytes, signature: bytes) -> None:
+        if len(signature) != P256_SIGNATURE_SIZE:
+            raise AuthenticationError("signature has the wrong length")
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not (1 <= r < P256_ORDER and 1 <= s <= P256_HALF_ORDER):
+            raise AuthenticationError("signature is not canonical (r, s out of range or high s)")
+        try:
+            self._key.verify(encode_dss_signature(r, s), message, _ECDSA_RANDOM)
+        except InvalidSignature:
+            raise AuthenticationError("signature does not verify") from None
+
+
+def ecdsa_verify(public_point: bytes, message: bytes, signature: bytes) -> None:
+    """Verify a raw low-S ECDSA P-256/SHA-256 signature; raise AuthenticationError if bad."""
+    Verifier(public_point).verify(message, signature)
