@@ -1,0 +1,180 @@
+"""The message wire format and the signed layout (spec/04-wire-format.md).
+
+Owns: the byte layout of one message, its strict parser, and the exact bytes the sender's
+ECDSA signature covers.
+Not: keys, ratchet state or the decision which chain a message belongs to.
+
+    version(1) flags(1) ecdhPK(65)
+    [preKeyHash(48) startCiphertext(1568)]   flags & SESSION_START
+    [kemCiphertext(1088)]                    flags & KEM_CIPHERTEXT
+    [kemPublicKey(1184)]                     flags & KEM_PUBLIC_KEY
+    index(u32) keyIndicator(32) adLen(u32) ad ctLen(u32) ct signature(64)
+
+Everything before `index` is the chain header: identical on every message of one sending
+chain, so a late or reordered message alone carries what its chain start needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .constants import (
+    FLAG_KEM_CIPHERTEXT,
+    FLAG_KEM_PUBLIC_KEY,
+    FLAG_SESSION_START,
+    KEY_INDICATOR_SIZE,
+    KNOWN_FLAGS,
+    LABEL_SIGNATURE,
+    LABEL_SIGNATURE_VERSION,
+    MAX_AUTH_DATA_LENGTH,
+    MAX_PLAINTEXT_LENGTH,
+    MLKEM768_CIPHERTEXT_SIZE,
+    MLKEM768_PUBLIC_KEY_SIZE,
+    MLKEM1024_CIPHERTEXT_SIZE,
+    P256_POINT_SIZE,
+    P256_SIGNATURE_SIZE,
+    PREKEY_HASH_SIZE,
+    WIRE_VERSION,
+)
+from .encoding import Reader, lp, u32
+from .errors import MalformedInputError, UnsupportedVersionError
+
+SIGNATURE_PREFIX = LABEL_SIGNATURE + LABEL_SIGNATURE_VERSION
+
+
+@dataclass(frozen=True)
+class ChainHeader:
+    """The public values of one sending chain, repeated on each of its messages."""
+
+    ecdh_public_key: bytes
+    prekey_hash: bytes | None = None
+    start_ciphertext: bytes | None = None  # ML-KEM-1024, session start only
+    kem_ciphertext: bytes | None = None  # ML-KEM-768, answers the peer's rekey key
+    kem_public_key: bytes | None = None  # ML-KEM-768, asks the peer for a rekey
+
+    @property
+    def flags(self) -> int:
+        f = 0
+        if self.prekey_hash is not None:
+            f |= FLAG_SESSION_START
+        if self.kem_ciphertext is not None:
+            f |= FLAG_KEM_CIPHERTEXT
+        if self.kem_public_key is not None:
+            f |= FLAG_KEM_PUBLIC_KEY
+        return f
+
+    def encode(self) -> bytes:
+        """version || flags || ecdhPK || chain material: the wire bytes before `index`."""
+        out = bytes((WIRE_VERSION, self.flags)) + self.ecdh_public_key
+        if self.prekey_hash is not None:
+            assert self.start_ciphertext is not None
+            out += self.prekey_hash + self.start_ciphertext
+        if self.kem_ciphertext is not None:
+            out += self.kem_ciphertext
+        if self.kem_public_key is not None:
+            out += self.kem_public_key
+        return out
+
+    def signature_tail(self, dst: bytes) -> bytes:
+        """The signed bytes after `index`: dst || lp(kemPK) || lp(kemEncap) || preKeyHash."""
+        encap = self.start_ciphertext if self.prekey_hash is not None else self.kem_ciphertext
+        return (
+            dst
+            + lp(self.kem_public_key or b"")
+            + lp(encap or b"")
+            + (self.prekey_hash or b"")
+        )
+
+
+def signature_body(
+    ciphertext: bytes,
+    auth_data: bytes,
+    indicator: bytes,
+    ecdh_public_key: bytes,
+    index: int,
+    tail: bytes,
+) -> bytes:
+    """The exact bytes the sender signs (spec/04-wire-format.md §3)."""
+    return (
+        SIGNATURE_PREFIX
+        + lp(ciphertext)
+        + lp(auth_data)
+        + indicator
+        + ecdh_public_key
+        + u32(index)
+        + tail
+    )
+
+
+def encode_message(
+    header_bytes: bytes,
+    index: int,
+    indicator: bytes,
+    auth_data: bytes,
+    ciphertext: bytes,
+    signature: bytes,
+) -> bytes:
+    return header_bytes + u32(index) + indicator + lp(auth_data) + lp(ciphertext) + signature
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """One message as parsed from the wire; nothing in it is trusted yet."""
+
+    header: ChainHeader
+    index: int
+    indicator: bytes
+    auth_data: bytes
+    ciphertext: bytes
+    signature: bytes
+    raw: bytes = field(repr=False)
+    header_length: int
+
+    def signed_body(self, dst: bytes) -> bytes:
+        return signature_body(
+            self.ciphertext,
+            self.auth_data,
+            self.indicator,
+            self.header.ecdh_public_key,
+            self.index,
+            self.header.signature_tail(dst),
+        )
+
+
+def parse_message(data: bytes) -> ParsedMessage:
+    """Parse one message strictly: known version and flags, exact lengths, no trailing bytes."""
+    r = Reader(data, "message")
+    version = r.u8("version")
+    if version != WIRE_VERSION:
+        raise UnsupportedVersionError(f"message version {version} is not supported")
+    flags = r.u8("flags")
+    if flags & ~KNOWN_FLAGS:
+        raise MalformedInputError(f"message has unknown flags {flags:#04x}")
+    if flags & FLAG_SESSION_START and flags & FLAG_KEM_CIPHERTEXT:
+        raise MalformedInputError("a session-start chain cannot answer a rekey")
+    ecdh_pk = r.take(P256_POINT_SIZE, "ecdhPK")
+    prekey_hash = start_ct = kem_ct = kem_pk = None
+    if flags & FLAG_SESSION_START:
+        prekey_hash = r.take(PREKEY_HASH_SIZE, "preKeyHash")
+        start_ct = r.take(MLKEM1024_CIPHERTEXT_SIZE, "start ciphertext")
+    if flags & FLAG_KEM_CIPHERTEXT:
+        kem_ct = r.take(MLKEM768_CIPHERTEXT_SIZE, "KEM ciphertext")
+    if flags & FLAG_KEM_PUBLIC_KEY:
+        kem_pk = r.take(MLKEM768_PUBLIC_KEY_SIZE, "KEM public key")
+    header_length = len(data) - r.remaining()
+    index = r.u32("index")
+    indicator = r.take(KEY_INDICATOR_SIZE, "key indicator")
+    auth_data = r.lp("auth data", MAX_AUTH_DATA_LENGTH)
+    ciphertext = r.lp("ciphertext", MAX_PLAINTEXT_LENGTH)
+    signature = r.take(P256_SIGNATURE_SIZE, "signature")
+    r.done()
+    return ParsedMessage(
+        header=ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk),
+        index=index,
+        indicator=indicator,
+        auth_data=auth_data,
+        ciphertext=ciphertext,
+        signature=signature,
+        raw=bytes(data),
+        header_length=header_length,
+    )
