@@ -69,6 +69,9 @@ MAX_SKIPPED_KEYS: Final = 2_000
 # Old receiving chains kept (their chain keys let late messages of a finished turn decrypt).
 # A chain beyond this is dropped together with its skipped keys.
 MAX_RECEIVING_CHAINS: Final = 5
+# Peer ratchet keys of dropped chains remembered, so a very late message gets "too far
+# behind" (TooFarAheadError) rather than looking like a forged ratchet step.
+MAX_RETIRED_CHAINS: Final = 64
 # Address URIs are identifiers, not documents.
 MAX_URI_LENGTH: Final = 1_024
 MAX_DEVICE_ID: Final = 0xFFFF_FFFF

@@ -141,9 +141,8 @@ class ParsedMessage:
         )
 
 
-def parse_message(data: bytes) -> ParsedMessage:
-    """Parse one message strictly: known version and flags, exact lengths, no trailing bytes."""
-    r = Reader(data, "message")
+def read_chain_header(r: Reader) -> ChainHeader:
+    """Read version, flags, ecdhPK and the chain material the flags announce."""
     version = r.u8("version")
     if version != WIRE_VERSION:
         raise UnsupportedVersionError(f"message version {version} is not supported")
@@ -161,6 +160,13 @@ def parse_message(data: bytes) -> ParsedMessage:
         kem_ct = r.take(MLKEM768_CIPHERTEXT_SIZE, "KEM ciphertext")
     if flags & FLAG_KEM_PUBLIC_KEY:
         kem_pk = r.take(MLKEM768_PUBLIC_KEY_SIZE, "KEM public key")
+    return ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk)
+
+
+def parse_message(data: bytes) -> ParsedMessage:
+    """Parse one message strictly: known version and flags, exact lengths, no trailing bytes."""
+    r = Reader(data, "message")
+    header = read_chain_header(r)
     header_length = len(data) - r.remaining()
     index = r.u32("index")
     indicator = r.take(KEY_INDICATOR_SIZE, "key indicator")
@@ -169,7 +175,7 @@ def parse_message(data: bytes) -> ParsedMessage:
     signature = r.take(P256_SIGNATURE_SIZE, "signature")
     r.done()
     return ParsedMessage(
-        header=ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk),
+        header=header,
         index=index,
         indicator=indicator,
         auth_data=auth_data,

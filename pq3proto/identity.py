@@ -1,0 +1,256 @@
+"""Devices, public identities and signed prekey bundles (spec/03-ratchet.md §1).
+
+Owns: a device's long-term ECDSA identity key, its address, its prekeys (P-256 ECDH and
+ML-KEM-1024), the signed bundle others fetch, the prekey hash that finds it again, and the
+record of session starts already accepted (replay refusal).
+Not: sessions, chains or messages.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from . import kem
+from .constants import (
+    BUNDLE_VERSION,
+    DEVICE_STATE_VERSION,
+    IDENTITY_VERSION,
+    KEM_SEED_SIZE,
+    LABEL_PREKEY_SIGNATURE,
+    MAX_DEVICE_ID,
+    MAX_REMEMBERED_SESSION_STARTS,
+    MAX_URI_LENGTH,
+    MLKEM1024_PUBLIC_KEY_SIZE,
+    P256_POINT_SIZE,
+    P256_SCALAR_SIZE,
+    P256_SIGNATURE_SIZE,
+    PREKEY_HASH_SIZE,
+)
+from .encoding import Reader, u32
+from .errors import MalformedInputError, MisuseError, UnsupportedVersionError
+from .kdf import identity_binding
+from .primitives import (
+    SYSTEM_RANDOM,
+    P256PrivateKey,
+    RandomSource,
+    Verifier,
+    decode_point,
+    sha384,
+)
+
+
+@dataclass(frozen=True)
+class PublicIdentity:
+    """What others know of a device: its address and its long-term signing key (ltk)."""
+
+    uri: str
+    device_id: int
+    signing_key: bytes
+
+    def __post_init__(self) -> None:
+        raw = self.uri.encode("utf-8")
+        if not raw or len(raw) > MAX_URI_LENGTH:
+            raise MisuseError(f"URI must be 1 to {MAX_URI_LENGTH} bytes of UTF-8")
+        if not 0 <= self.device_id <= MAX_DEVICE_ID:
+            raise MisuseError("device_id must fit in an unsigned 32-bit integer")
+
+    def binding(self) -> bytes:
+        """This device's part of dstForSession."""
+        return identity_binding(self.uri.encode("utf-8"), self.device_id, self.signing_key)
+
+    def encode(self) -> bytes:
+        return bytes((IDENTITY_VERSION,)) + self.binding()
+
+    @classmethod
+    def decode(cls, data: bytes) -> PublicIdentity:
+        r = Reader(data, "public identity")
+        out = cls._read(r)
+        r.done()
+        return out
+
+    @classmethod
+    def _read(cls, r: Reader) -> PublicIdentity:
+        version = r.u8("version")
+        if version != IDENTITY_VERSION:
+            raise UnsupportedVersionError(f"public identity version {version} is not supported")
+        raw_uri = r.lp("uri", MAX_URI_LENGTH)
+        try:
+            uri = raw_uri.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedInputError("public identity: URI is not UTF-8") from None
+        if not uri:
+            raise MalformedInputError("public identity: empty URI")
+        device_id = r.u32("device id")
+        key = r.take(P256_POINT_SIZE, "signing key")
+        decode_point(key)
+        return cls(uri, device_id, key)
+
+    def __str__(self) -> str:
+        return f"{self.uri}#{self.device_id}"
+
+
+@dataclass(frozen=True)
+class PrekeyBundle:
+    """A device's signed prekeys: P-256 ECDH point and ML-KEM-1024 encapsulation key."""
+
+    ecdh_public_key: bytes
+    kem_public_key: bytes
+    signature: bytes
+
+    def encode(self) -> bytes:
+        return (
+            bytes((BUNDLE_VERSION,)) + self.ecdh_public_key + self.kem_public_key + self.signature
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> PrekeyBundle:
+        r = Reader(data, "prekey bundle")
+        version = r.u8("version")
+        if version != BUNDLE_VERSION:
+            raise UnsupportedVersionError(f"prekey bundle version {version} is not supported")
+        ecdh = r.take(P256_POINT_SIZE, "ECDH prekey")
+        kem_pk = r.take(MLKEM1024_PUBLIC_KEY_SIZE, "KEM prekey")
+        sig = r.take(P256_SIGNATURE_SIZE, "signature")
+        r.done()
+        decode_point(ecdh)
+        kem.get_backend().validate_public_key(kem.MLKEM1024, kem_pk)
+        return cls(ecdh, kem_pk, sig)
+
+    @staticmethod
+    def signed_content(owner: PublicIdentity, ecdh_pk: bytes, kem_pk: bytes) -> bytes:
+        return LABEL_PREKEY_SIGNATURE + owner.binding() + ecdh_pk + kem_pk
+
+    def verify(self, owner: PublicIdentity) -> None:
+        """Check the owner's signature; raises AuthenticationError."""
+        content = self.signed_content(owner, self.ecdh_public_key, self.kem_public_key)
+        Verifier(owner.signing_key).verify(content, self.signature)
+
+    def prekey_hash(self) -> bytes:
+        """preKeyHash = SHA-384(ecdh prekey || KEM prekey || signature), as in PQ3."""
+        return sha384(self.ecdh_public_key + self.kem_public_key + self.signature)
+
+
+@dataclass(eq=False)
+class Device:
+    """A device: identity key, address, current prekeys, and accepted session starts.
+
+    Holds secrets: never log it. `repr` shows the address only.
+    """
+
+    identity: PublicIdentity
+    _signing_key: P256PrivateKey = field(repr=False)
+    _prekey_ecdh: P256PrivateKey = field(repr=False)
+    _prekey_kem_seed: bytes = field(repr=False)
+    _bundle: PrekeyBundle = field(repr=False)
+    _seen_starts: OrderedDict[bytes, None] = field(repr=False, default_factory=OrderedDict)
+
+    # ── Construction ──
+
+    @classmethod
+    def generate(cls, uri: str, device_id: int) -> Device:
+        """A new device with fresh keys from the system CSPRNG."""
+        return cls._generate(uri, device_id, SYSTEM_RANDOM)
+
+    @classmethod
+    def generate_deterministic_for_tests(
+        cls, uri: str, device_id: int, rng: RandomSource
+    ) -> Device:
+        """A device whose keys come from `rng`: for test vectors and tests only."""
+        return cls._generate(uri, device_id, rng)
+
+    @classmethod
+    def _generate(cls, uri: str, device_id: int, rng: RandomSource) -> Device:
+        signing = P256PrivateKey.generate(rng)
+        identity = PublicIdentity(uri, device_id, signing.public)
+        ecdh, seed, bundle = cls._new_prekeys(identity, signing, rng)
+        return cls(identity, signing, ecdh, seed, bundle)
+
+    @staticmethod
+    def _new_prekeys(
+        identity: PublicIdentity, signing: P256PrivateKey, rng: RandomSource
+    ) -> tuple[P256PrivateKey, bytes, PrekeyBundle]:
+        ecdh = P256PrivateKey.generate(rng)
+        seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM1024, rng)
+        content = PrekeyBundle.signed_content(identity, ecdh.public, kem_pk)
+        sig = signing.sign(content, deterministic=rng.deterministic)
+        return ecdh, seed, PrekeyBundle(ecdh.public, kem_pk, sig)
+
+    def rotate_prekey(self, rng: RandomSource = SYSTEM_RANDOM) -> None:
+        """Replace the prekeys. Sessions not yet started against the old bundle will fail."""
+        self._prekey_ecdh, self._prekey_kem_seed, self._bundle = self._new_prekeys(
+            self.identity, self._signing_key, rng
+        )
+        self._seen_starts.clear()
+
+    # ── Public values ──
+
+    def public_identity(self) -> bytes:
+        return self.identity.encode()
+
+    def prekey_bundle(self) -> bytes:
+        return self._bundle.encode()
+
+    @property
+    def bundle(self) -> PrekeyBundle:
+        return self._bundle
+
+    # ── Used by the session layer ──
+
+    @property
+    def signing_key(self) -> P256PrivateKey:
+        return self._signing_key
+
+    def prekey_secrets(self, prekey_hash: bytes) -> tuple[P256PrivateKey, bytes] | None:
+        """The (ECDH prekey, KEM seed) for a prekey hash, or None if it is not ours."""
+        if prekey_hash != self._bundle.prekey_hash():
+            return None
+        return self._prekey_ecdh, self._prekey_kem_seed
+
+    def has_seen_start(self, start_id: bytes) -> bool:
+        return start_id in self._seen_starts
+
+    def remember_start(self, start_id: bytes) -> None:
+        """Record an accepted session start; called only after the start succeeded."""
+        self._seen_starts[start_id] = None
+        while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
+            self._seen_starts.popitem(last=False)
+
+    # ── Persistence ──
+
+    def to_bytes(self) -> bytes:
+        """Serialize every secret of the device. The result must be stored as a secret."""
+        out = bytes((DEVICE_STATE_VERSION,)) + self.identity.encode()
+        out += self._signing_key.scalar() + self._prekey_ecdh.scalar() + self._prekey_kem_seed
+        out += self._bundle.encode()
+        out += u32(len(self._seen_starts)) + b"".join(self._seen_starts)
+        return out
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Device:
+        r = Reader(data, "device state")
+        version = r.u8("version")
+        if version != DEVICE_STATE_VERSION:
+            raise UnsupportedVersionError(f"device state version {version} is not supported")
+        identity = PublicIdentity._read(r)
+        signing = P256PrivateKey.from_scalar(r.take(P256_SCALAR_SIZE, "signing key"))
+        ecdh = P256PrivateKey.from_scalar(r.take(P256_SCALAR_SIZE, "ECDH prekey"))
+        seed = r.take(KEM_SEED_SIZE, "KEM prekey seed")
+        bundle_len = 1 + P256_POINT_SIZE + MLKEM1024_PUBLIC_KEY_SIZE + P256_SIGNATURE_SIZE
+        bundle = PrekeyBundle.decode(r.take(bundle_len, "bundle"))
+        count = r.u32("remembered starts")
+        if count > MAX_REMEMBERED_SESSION_STARTS:
+            raise MalformedInputError("device state: too many remembered session starts")
+        seen: OrderedDict[bytes, None] = OrderedDict()
+        for _ in range(count):
+            seen[r.take(PREKEY_HASH_SIZE, "session start id")] = None
+        r.done()
+        if signing.public != identity.signing_key or ecdh.public != bundle.ecdh_public_key:
+            raise MalformedInputError("device state: keys do not match their public values")
+        if kem.get_backend().public_key_from_seed(kem.MLKEM1024, seed) != bundle.kem_public_key:
+            raise MalformedInputError("device state: KEM seed does not match the bundle")
+        return cls(identity, signing, ecdh, seed, bundle, seen)
+
+    def __repr__(self) -> str:
+        return f"Device({self.identity})"
+

@@ -1,0 +1,320 @@
+"""The ratchet state and its pure transitions: ECDH step and sparse ML-KEM-768 rekey (spec/03-ratchet.md §3, §5, §6).
+
+Owns: the immutable RatchetState, the send-side and receive-side ECDH steps with the PQ
+rekey riding on them, chain lookup for incoming messages, skipped keys and their bounds.
+Not: message bytes or signatures (message.py, wire.py), identities, persistence or stats
+(session.py). Every function returns a new state; none mutates its input, so a caller that
+fails half-way simply keeps the old value.
+
+PQ rekey, seen from one party (A); B is symmetric:
+
+      ┌────────────── idle ◄───────────────────────────────────┐
+      │  A starts a sending chain and the policy is due         │
+      ▼                                                         │
+    asked: A's chain carries kemPK_A on every message;          │
+           A holds its decapsulation seed (expect_kem)          │
+      │  B's next chain carries Encap(kemPK_A) on every message │
+      ▼                                                         │
+    A decapsulates, mixes kemSS into the root key, erases seed ─┘
+      (a new B chain without it, or a ciphertext A did not ask for: DowngradeError)
+
+    B, on receiving kemPK_A, stores it; B's next sending chain encapsulates to it and
+    mixes kemSS into its own root-key update: one rekey = 1184 B + 1088 B on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from . import kem
+from .constants import (
+    MAX_FORWARD_JUMP,
+    MAX_RECEIVING_CHAINS,
+    MAX_RETIRED_CHAINS,
+    MAX_SKIPPED_KEYS,
+)
+from .errors import (
+    AuthenticationError,
+    DowngradeError,
+    MisuseError,
+    ReplayError,
+    TooFarAheadError,
+)
+from .kdf import pk_ratchet_dst, root_and_chain_key
+from .policy import RekeyPolicy
+from .primitives import P256PrivateKey, RandomSource
+from .wire import ChainHeader, ParsedMessage
+
+ChainStep = Callable[[bytes], tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, eq=False)
+class SendChain:
+    """My current sending chain: its header and the chain key for `next_index`."""
+
+    header: ChainHeader
+    chain_key: bytes = field(repr=False)
+    next_index: int
+
+
+@dataclass(frozen=True, eq=False)
+class ReceiveChain:
+    """One of the peer's sending chains, known by its ECDH point."""
+
+    peer_point: bytes
+    chain_key: bytes = field(repr=False)
+    next_index: int
+
+
+@dataclass(frozen=True, eq=False)
+class RatchetState:
+    """Everything secret a session holds. Never mutated; transitions return a new value."""
+
+    root_key: bytes = field(repr=False)
+    my_ecdh: bytes | None = field(repr=False)  # scalar of my latest ratchet key
+    my_point: bytes | None
+    peer_point: bytes  # the peer's latest ratchet point (or my peer's ECDH prekey)
+    sending: SendChain | None  # None: the next send starts a chain (ECDH step)
+    awaiting_reply: bool  # my latest chain has not been answered by a new peer chain
+    receiving: tuple[ReceiveChain, ...]  # oldest first
+    skipped: Mapping[tuple[bytes, int], bytes] = field(repr=False)  # insertion = age order
+    retired: tuple[bytes, ...]
+    my_kem_seed: bytes | None = field(repr=False)  # set while my rekey request is open
+    my_kem_public: bytes | None
+    peer_kem_public: bytes | None  # the peer asked: my next chain must encapsulate to it
+    messages_since_pq: int
+    last_pq_time: float
+
+    @property
+    def expect_kem(self) -> bool:
+        return self.my_kem_seed is not None
+
+    def find_chain(self, point: bytes) -> int:
+        for i in range(len(self.receiving) - 1, -1, -1):
+            if self.receiving[i].peer_point == point:
+                return i
+        return -1
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a transition did, for the session's counters."""
+
+    ecdh_step: bool = False
+    pq_mixed: bool = False
+    kem_requested: bool = False
+
+
+NO_EFFECTS = Effects()
+
+
+# ── Send side ───────────────────────────────────────────────────────────────────────────
+
+
+def start_sending_chain(
+    state: RatchetState,
+    dst_send: bytes,
+    policy: RekeyPolicy,
+    now: float,
+    rng: RandomSource,
+) -> tuple[RatchetState, Effects]:
+    """pkRatchetToSender: a fresh P-256 key, optional encapsulation and rekey request."""
+    new_key = P256PrivateKey.generate(rng)
+    ecdh_ss = new_key.exchange(state.peer_point)
+    kem_ss = kem_ct = None
+    answered = state.peer_kem_public
+    if answered is not None:
+        kem_ss, kem_ct = kem.encapsulate(kem.MLKEM768, answered, rng)
+    dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
+    rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
+
+    since, last = state.messages_since_pq, state.last_pq_time
+    if kem_ss is not None:
+        since, last = 0, now
+    seed = kem_pk = None
+    if not state.expect_kem and policy.due(since, now - last):
+        seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM768, rng)
+    header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
+    new_state = replace(
+        state,
+        root_key=rk,
+        my_ecdh=new_key.scalar(),
+        my_point=new_key.public,
+        sending=SendChain(header, ck, 0),
+        awaiting_reply=True,
+        my_kem_seed=seed if seed is not None else state.my_kem_seed,
+        my_kem_public=kem_pk if kem_pk is not None else state.my_kem_public,
+        peer_kem_public=None,
+        messages_since_pq=since,
+        last_pq_time=last,
+    )
+    return new_state, Effects(
+        ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=kem_pk is not None
+    )
+
+
+def after_send(state: RatchetState, next_chain_key: bytes) -> RatchetState:
+    """Advance my sending chain by one message."""
+    assert state.sending is not None
+    chain = SendChain(state.sending.header, next_chain_key, state.sending.next_index + 1)
+    return replace(state, sending=chain, messages_since_pq=state.messages_since_pq + 1)
+
+
+# ── Receive side ────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, eq=False)
+class ReceivePlan:
+    """How to open one message: the key to use and the state to commit if it opens."""
+
+    key: bytes = field(repr=False)
+    is_message_key: bool
+    effects: Effects
+    _commit: Callable[[bytes | None], RatchetState] = field(repr=False)
+
+    def commit(self, next_chain_key: bytes | None) -> RatchetState:
+        return self._commit(next_chain_key)
+
+
+def plan_receive(
+    state: RatchetState,
+    msg: ParsedMessage,
+    dst_recv: bytes,
+    now: float,
+    step: ChainStep,
+) -> ReceivePlan:
+    """Locate (or, after an ECDH step, create) the message's chain and the key to open it.
+
+    The caller must have verified the message signature. Nothing here is committed.
+    """
+    point = msg.header.ecdh_public_key
+    effects = NO_EFFECTS
+    pos = state.find_chain(point)
+    if pos < 0:
+        if point in state.retired:
+            raise TooFarAheadError("message belongs to a receiving chain already dropped")
+        if msg.header.prekey_hash is not None:
+            raise MisuseError("message starts a new session: pass it to Session.accept")
+        if not state.awaiting_reply or state.my_ecdh is None:
+            raise AuthenticationError("a new ratchet key arrived where none can be")
+        state, effects = _receive_ecdh_step(state, msg.header, dst_recv, now)
+        pos = len(state.receiving) - 1
+    return _plan_in_chain(state, pos, msg.index, effects, step)
+
+
+def _receive_ecdh_step(
+    state: RatchetState, header: ChainHeader, dst_recv: bytes, now: float
+) -> tuple[RatchetState, Effects]:
+    """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
+    assert state.my_ecdh is not None and state.my_point is not None
+    kem_ss = None
+    if header.kem_ciphertext is not None:
+        if state.my_kem_seed is None or state.my_kem_public is None:
+            raise DowngradeError("KEM ciphertext present but no rekey was requested")
+        kem_ss = kem.decapsulate(kem.MLKEM768, state.my_kem_seed, header.kem_ciphertext)
+    elif state.expect_kem:
+        raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
+    if header.kem_public_key is not None:
+        kem.get_backend().validate_public_key(kem.MLKEM768, header.kem_public_key)
+    my_key = P256PrivateKey.from_scalar(state.my_ecdh)
+    ecdh_ss = my_key.exchange(header.ecdh_public_key)
+    dst = pk_ratchet_dst(
+        dst_recv,
+        state.my_point,
+        header.ecdh_public_key,
+        header.kem_ciphertext,
+        state.my_kem_public if kem_ss is not None else None,
+    )
+    rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
+
+    receiving = (*state.receiving, ReceiveChain(header.ecdh_public_key, ck, 0))
+    skipped = state.skipped
+    retired = state.retired
+    if len(receiving) > MAX_RECEIVING_CHAINS:
+        dropped = receiving[0].peer_point
+        receiving = receiving[1:]
+        skipped = {k: v for k, v in skipped.items() if k[0] != dropped}
+        retired = (*retired, dropped)[-MAX_RETIRED_CHAINS:]
+    since, last = state.messages_since_pq, state.last_pq_time
+    if kem_ss is not None:
+        since, last = 0, now
+    new_state = replace(
+        state,
+        root_key=rk,
+        peer_point=header.ecdh_public_key,
+        sending=None,
+        awaiting_reply=False,
+        receiving=receiving,
+        skipped=skipped,
+        retired=retired,
+        my_kem_seed=None if kem_ss is not None else state.my_kem_seed,
+        my_kem_public=None if kem_ss is not None else state.my_kem_public,
+        peer_kem_public=header.kem_public_key,
+        messages_since_pq=since,
+        last_pq_time=last,
+    )
+    return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
+
+
+def _plan_in_chain(
+    state: RatchetState, pos: int, index: int, effects: Effects, step: ChainStep
+) -> ReceivePlan:
+    chain = state.receiving[pos]
+    if index < chain.next_index:
+        mk = state.skipped.get((chain.peer_point, index))
+        if mk is None:
+            raise ReplayError(f"message {index} of this chain was already received")
+        skipped = {k: v for k, v in state.skipped.items() if k != (chain.peer_point, index)}
+
+        def commit_skipped(_: bytes | None) -> RatchetState:
+            return replace(
+                state, skipped=skipped, messages_since_pq=state.messages_since_pq + 1
+            )
+
+        return ReceivePlan(mk, True, effects, commit_skipped)
+
+    jump = index - chain.next_index
+    if jump > MAX_FORWARD_JUMP:
+        raise TooFarAheadError(
+            f"message {index} is {jump} ahead of the chain; at most {MAX_FORWARD_JUMP} allowed"
+        )
+    ck = chain.chain_key
+    new_skipped: dict[tuple[bytes, int], bytes] | None = None
+    if jump:
+        new_skipped = dict(state.skipped)
+        for i in range(chain.next_index, index):
+            mk, ck = step(ck)
+            new_skipped[(chain.peer_point, i)] = mk
+        while len(new_skipped) > MAX_SKIPPED_KEYS:
+            del new_skipped[next(iter(new_skipped))]
+
+    def commit_chain(next_ck: bytes | None) -> RatchetState:
+        assert next_ck is not None
+        receiving = list(state.receiving)
+        receiving[pos] = ReceiveChain(chain.peer_point, next_ck, index + 1)
+        return replace(
+            state,
+            receiving=tuple(receiving),
+            skipped=new_skipped if new_skipped is not None else state.skipped,
+            messages_since_pq=state.messages_since_pq + 1,
+        )
+
+    return ReceivePlan(ck, False, effects, commit_chain)
+
+
+def fast_receive_chain(state: RatchetState, msg: ParsedMessage) -> int:
+    """Index of the chain that expects exactly this message next, or -1 (the in-order path)."""
+    pos = state.find_chain(msg.header.ecdh_public_key)
+    if pos >= 0 and state.receiving[pos].next_index == msg.index:
+        return pos
+    return -1
+
+
+def commit_fast_receive(state: RatchetState, pos: int, next_chain_key: bytes) -> RatchetState:
+    chain = state.receiving[pos]
+    receiving = list(state.receiving)
+    receiving[pos] = ReceiveChain(chain.peer_point, next_chain_key, chain.next_index + 1)
+    return replace(
+        state, receiving=tuple(receiving), messages_since_pq=state.messages_since_pq + 1
+    )

@@ -1,0 +1,170 @@
+"""The persisted form of a session (spec/06-state.md).
+
+Owns: encoding and strict decoding of SessionState, versioned, with every bound the live
+state obeys checked again on the way in.
+Not: what the fields mean (ratchet.py, session.py). The encoding holds secrets.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from . import kem
+from .constants import (
+    CHAIN_KEY_SIZE,
+    KEM_SEED_SIZE,
+    MAX_RECEIVING_CHAINS,
+    MAX_RETIRED_CHAINS,
+    MAX_SKIPPED_KEYS,
+    MESSAGE_KEY_SIZE,
+    MLKEM768_PUBLIC_KEY_SIZE,
+    P256_POINT_SIZE,
+    P256_SCALAR_SIZE,
+    ROOT_KEY_SIZE,
+    SESSION_STATE_VERSION,
+)
+from .encoding import Reader, lp, u32, u64
+from .errors import MalformedInputError, PQ3Error, UnsupportedVersionError
+from .identity import PublicIdentity
+from .policy import RekeyPolicy
+from .primitives import P256PrivateKey, decode_point
+from .ratchet import RatchetState, ReceiveChain, SendChain
+from .session import SessionState, SessionStats
+from .wire import read_chain_header
+
+_F64 = struct.Struct(">d")
+_STATS = ("sent", "received", "ecdh_ratchets", "pq_rekeys", "wire_bytes", "plaintext_bytes")
+
+
+def _opt(value: bytes | None) -> bytes:
+    return b"\x00" if value is None else b"\x01" + value
+
+
+def encode_session_state(s: SessionState) -> bytes:
+    r = s.ratchet
+    out = [bytes((SESSION_STATE_VERSION,)), s.me.encode(), s.peer.encode()]
+    out.append(bytes((int(s.initiator),)) + s.policy.encode())
+    out.append(r.root_key + _opt(r.my_ecdh) + r.peer_point)
+    if r.sending is None:
+        out.append(b"\x00")
+    else:
+        out.append(b"\x01" + lp(r.sending.header.encode()))
+        out.append(r.sending.chain_key + u64(r.sending.next_index))
+    out.append(bytes((int(r.awaiting_reply), len(r.receiving))))
+    for c in r.receiving:
+        out.append(c.peer_point + c.chain_key + u64(c.next_index))
+    out.append(u32(len(r.skipped)))
+    for (point, index), mk in r.skipped.items():
+        out.append(point + u32(index) + mk)
+    out.append(u32(len(r.retired)) + b"".join(r.retired))
+    out.append(_opt(r.my_kem_seed) + _opt(r.peer_kem_public))
+    out.append(u64(r.messages_since_pq) + _F64.pack(r.last_pq_time))
+    out.append(b"".join(u64(getattr(s.stats, k)) for k in _STATS))
+    return b"".join(out)
+
+
+def _read_opt(r: Reader, size: int, field: str) -> bytes | None:
+    flag = r.u8(field + " presence")
+    if flag not in (0, 1):
+        raise MalformedInputError(f"session state: bad presence byte for {field}")
+    return r.take(size, field) if flag else None
+
+
+def _read_bool(r: Reader, field: str) -> bool:
+    value = r.u8(field)
+    if value not in (0, 1):
+        raise MalformedInputError(f"session state: {field} must be 0 or 1")
+    return value == 1
+
+
+def _read_point(r: Reader, field: str) -> bytes:
+    point = r.take(P256_POINT_SIZE, field)
+    decode_point(point)
+    return point
+
+
+def decode_session_state(blob: bytes) -> SessionState:
+    """Decode strictly; any inconsistency is MalformedInputError (never a stray exception)."""
+    try:
+        state = _decode(blob)
+    except PQ3Error:
+        raise
+    except (ValueError, OverflowError) as e:
+        raise MalformedInputError(f"session state: {type(e).__name__}") from None
+    if encode_session_state(state) != blob:
+        raise MalformedInputError("session state: not in canonical form")
+    return state
+
+
+def _decode(blob: bytes) -> SessionState:
+    r = Reader(blob, "session state")
+    version = r.u8("version")
+    if version != SESSION_STATE_VERSION:
+        raise UnsupportedVersionError(f"session state version {version} is not supported")
+    me = PublicIdentity._read(r)
+    peer = PublicIdentity._read(r)
+    initiator = _read_bool(r, "initiator")
+    policy = RekeyPolicy.read(r)
+    root_key = r.take(ROOT_KEY_SIZE, "root key")
+    my_ecdh = _read_opt(r, P256_SCALAR_SIZE, "ECDH key")
+    my_point = P256PrivateKey.from_scalar(my_ecdh).public if my_ecdh is not None else None
+    peer_point = _read_point(r, "peer point")
+    sending = None
+    if _read_bool(r, "sending chain presence"):
+        hr = Reader(r.lp("sending header", 1 << 16), "sending header")
+        header = read_chain_header(hr)
+        hr.done()
+        if header.ecdh_public_key != my_point:
+            raise MalformedInputError("session state: sending chain is not under my ECDH key")
+        sending = SendChain(header, r.take(CHAIN_KEY_SIZE, "sending chain key"), r.u64("index"))
+    awaiting = _read_bool(r, "awaiting reply")
+    n_recv = r.u8("receiving chains")
+    if n_recv > MAX_RECEIVING_CHAINS:
+        raise MalformedInputError("session state: too many receiving chains")
+    receiving = tuple(
+        ReceiveChain(
+            _read_point(r, "chain point"), r.take(CHAIN_KEY_SIZE, "chain key"), r.u64("index")
+        )
+        for _ in range(n_recv)
+    )
+    n_skipped = r.u32("skipped keys")
+    if n_skipped > MAX_SKIPPED_KEYS:
+        raise MalformedInputError("session state: too many skipped keys")
+    skipped: dict[tuple[bytes, int], bytes] = {}
+    for _ in range(n_skipped):
+        key = (r.take(P256_POINT_SIZE, "skipped point"), r.u32("skipped index"))
+        skipped[key] = r.take(MESSAGE_KEY_SIZE, "skipped key")
+    if len(skipped) != n_skipped:
+        raise MalformedInputError("session state: duplicate skipped key")
+    n_retired = r.u32("retired chains")
+    if n_retired > MAX_RETIRED_CHAINS:
+        raise MalformedInputError("session state: too many retired chains")
+    retired = tuple(r.take(P256_POINT_SIZE, "retired point") for _ in range(n_retired))
+    kem_seed = _read_opt(r, KEM_SEED_SIZE, "KEM seed")
+    peer_kem = _read_opt(r, MLKEM768_PUBLIC_KEY_SIZE, "peer KEM key")
+    since = r.u64("messages since rekey")
+    (last_pq,) = _F64.unpack(r.take(8, "last rekey time"))
+    stats = SessionStats(**{k: r.u64(k) for k in _STATS})
+    r.done()
+    my_kem_public = None
+    if kem_seed is not None:
+        my_kem_public = kem.get_backend().public_key_from_seed(kem.MLKEM768, kem_seed)
+    if peer_kem is not None:
+        kem.get_backend().validate_public_key(kem.MLKEM768, peer_kem)
+    ratchet = RatchetState(
+        root_key=root_key,
+        my_ecdh=my_ecdh,
+        my_point=my_point,
+        peer_point=peer_point,
+        sending=sending,
+        awaiting_reply=awaiting,
+        receiving=receiving,
+        skipped=skipped,
+        retired=retired,
+        my_kem_seed=kem_seed,
+        my_kem_public=my_kem_public,
+        peer_kem_public=peer_kem,
+        messages_since_pq=since,
+        last_pq_time=last_pq,
+    )
+    return SessionState(me, peer, initiator, policy, ratchet, stats)
