@@ -1,4 +1,4 @@
-"""Session start: hybrid P-256 ECDH + ML-KEM-1024 against a signed prekey bundle (spec/03-ratchet.md §2).
+"""Session start: hybrid P-256 ECDH + ML-KEM-1024 to a signed prekey bundle (spec/03-ratchet.md §2).
 
 Owns: sessionStartSender and sessionStartReceiver: what goes on the wire (the session-start
 chain header material) and what the ratchet starts from (root key, first chain key).

@@ -1,4 +1,4 @@
-"""Sealing and opening messages under a chain key: the per-message hot path (spec/03-ratchet.md §4).
+"""Sealing and opening messages under a chain key: the hot path (spec/03-ratchet.md §4).
 
 Owns: the symmetric step, message-key expansion, AES-256-CTR, the signed layout and its
 signature, for one message or a batch of one chain; and the choice between the pure-Python
@@ -105,7 +105,7 @@ def sign_prehashed_deterministic(key: P256PrivateKey, digest: bytes) -> bytes:
     from .primitives import P256_HALF_ORDER, P256_ORDER
 
     algo = ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True)
-    der = key._key.sign(digest, algo)  # noqa: SLF001 - same-package access to the key
+    der = key._key.sign(digest, algo)
     r, s = decode_dss_signature(der)
     if s > P256_HALF_ORDER:
         s = P256_ORDER - s

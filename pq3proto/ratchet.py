@@ -1,4 +1,4 @@
-"""The ratchet state and its pure transitions: ECDH step and sparse ML-KEM-768 rekey (spec/03-ratchet.md §3, §5, §6).
+"""Ratchet state and its pure transitions: ECDH step, sparse PQ rekey (spec/03-ratchet.md §3-§5).
 
 Owns: the immutable RatchetState, the send-side and receive-side ECDH steps with the PQ
 rekey riding on them, chain lookup for incoming messages, skipped keys and their bounds.

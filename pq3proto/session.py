@@ -1,4 +1,4 @@
-"""Sessions: the public API that ties identities, the ratchet and the message path together (spec/03-ratchet.md §6).
+"""Sessions: the public API over identities, ratchet and message path (spec/03-ratchet.md §6).
 
 Owns: Session.initiate / accept / encrypt / decrypt / to_bytes / from_bytes, the order of
 checks on receipt, commit-on-success of every state change, and the per-session counters.
