@@ -1,0 +1,805 @@
+/* pq3native.c: the per-message hot path over OpenSSL 3.0 libcrypto (spec/03-ratchet.md §4).
+ *
+ * Owns: HMAC-SHA384 single-block HKDF-Expand with key schedules computed once per key,
+ * AES-256-CTR through one reusable EVP_CIPHER_CTX, the SHA-256 of the signed body, and
+ * ECDSA P-256 through EVP_PKEY contexts prepared once per key.
+ * Not: any cipher of its own, parsing, or state beyond one call.
+ */
+
+/* Deviation: the SHA-2 block API is deprecated in 3.0 but still shipped; copying a
+ * SHA512_CTX holding the HMAC pad state is several times cheaper per message than any
+ * EVP_MD/EVP_MAC path (native/README-measurements in the report of the commit). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "pq3native.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+#include <openssl/param_build.h>
+#include <openssl/sha.h>
+
+/* ── Constants (pq3proto/constants.py) ──────────────────────────────────────────────── */
+
+/* HKDF-Expand info || counter byte 0x01: every output here is at most one SHA-384 block. */
+static const uint8_t LABEL_MK[] = "msgKeyDerivation\x01";
+static const uint8_t LABEL_CK[] = "chainKeyDerivation\x01";
+static const uint8_t LABEL_AES[] = "aes-ctr\x01";
+static const uint8_t LABEL_IND[] = "msg-key-ind\x01";
+static const uint8_t LABEL_SIG[] = "messageSignaturev1";
+#define LABEL_LEN(l) (sizeof(l) - 1)
+
+#define IV_SIZE 16
+#define HMAC_OUT 48
+#define SHA512_BLOCK 128
+#define U32_SIZE 4
+
+static const uint8_t P256_N[32] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+    0x25, 0x51};
+static const uint8_t P256_HALF_N[32] = {
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31,
+    0x92, 0xa8};
+
+struct pq3_ctx {
+    EVP_CIPHER *aes_ctr;
+    EVP_CIPHER_CTX *cipher;
+};
+
+struct pq3_signer {
+    EVP_PKEY *key;
+    EVP_PKEY_CTX *sign;
+};
+
+struct pq3_verifier {
+    EVP_PKEY *key;
+    EVP_PKEY_CTX *verify;
+};
+
+/* ── Small helpers ───────────────────────────────────────────────────────────────── */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static int fits_u32(size_t n)
+{
+    return (uint64_t)n <= (uint64_t)UINT32_MAX;
+}
+
+static void copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n != 0) {
+        memcpy(dst, src, n);
+    }
+}
+
+static int is_zero32(const uint8_t *a)
+{
+    uint8_t acc = 0;
+    size_t i;
+    for (i = 0; i < 32; i++) {
+        acc |= a[i];
+    }
+    return acc == 0;
+}
+
+/* Big-endian comparison of public values (signature halves): not constant time. */
+static int cmp32(const uint8_t *a, const uint8_t *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* out = n - s, big-endian; s <= n. */
+static void order_minus(uint8_t *out, const uint8_t *s)
+{
+    int borrow = 0;
+    int i;
+    for (i = 31; i >= 0; i--) {
+        int d = (int)P256_N[i] - (int)s[i] - borrow;
+        borrow = d < 0;
+        out[i] = (uint8_t)(d + (borrow ? 256 : 0));
+    }
+}
+
+/* ── HMAC-SHA384 and the key schedule (pq3proto/kdf.py) ──────────────────────────────── */
+
+typedef struct {
+    SHA512_CTX inner;
+    SHA512_CTX outer;
+} hmac384_key;
+
+static void hmac384_init(hmac384_key *k, const uint8_t *key)
+{
+    uint8_t pad[SHA512_BLOCK];
+    size_t i;
+    memset(pad, 0x36, sizeof pad);
+    for (i = 0; i < PQ3_KEY_SIZE; i++) {
+        pad[i] ^= key[i];
+    }
+    SHA384_Init(&k->inner);
+    SHA512_Update(&k->inner, pad, sizeof pad);
+    for (i = 0; i < sizeof pad; i++) {
+        pad[i] ^= 0x36 ^ 0x5c;
+    }
+    SHA384_Init(&k->outer);
+    SHA512_Update(&k->outer, pad, sizeof pad);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
+static void hmac384(uint8_t *out, const hmac384_key *k, const uint8_t *msg, size_t len)
+{
+    SHA512_CTX c = k->inner;
+    uint8_t inner[HMAC_OUT];
+    SHA512_Update(&c, msg, len);
+    SHA384_Final(inner, &c);
+    c = k->outer;
+    SHA512_Update(&c, inner, sizeof inner);
+    SHA384_Final(out, &c);
+    OPENSSL_cleanse(inner, sizeof inner);
+    OPENSSL_cleanse(&c, sizeof c);
+}
+
+/* chain_step: message key and next chain key, one key schedule for both. */
+static void chain_step(uint8_t *mk, uint8_t *ck_next, const uint8_t *ck)
+{
+    hmac384_key k;
+    uint8_t t[HMAC_OUT];
+    hmac384_init(&k, ck);
+    hmac384(t, &k, LABEL_MK, LABEL_LEN(LABEL_MK));
+    memcpy(mk, t, PQ3_KEY_SIZE);
+    hmac384(t, &k, LABEL_CK, LABEL_LEN(LABEL_CK));
+    memcpy(ck_next, t, PQ3_KEY_SIZE);
+    OPENSSL_cleanse(t, sizeof t);
+    OPENSSL_cleanse(&k, sizeof k);
+}
+
+/* message_keys: iv_key = IV(16) || AES key(32), and the key indicator. */
+static void message_keys(uint8_t *iv_key, uint8_t *indicator, const uint8_t *mk)
+{
+    hmac384_key k;
+    uint8_t t[HMAC_OUT];
+    hmac384_init(&k, mk);
+    hmac384(iv_key, &k, LABEL_AES, LABEL_LEN(LABEL_AES));
+    hmac384(t, &k, LABEL_IND, LABEL_LEN(LABEL_IND));
+    memcpy(indicator, t, PQ3_INDICATOR_SIZE);
+    OPENSSL_cleanse(t, sizeof t);
+    OPENSSL_cleanse(&k, sizeof k);
+}
+
+/* ── AES-256-CTR ──────────────────────────────────────────────────────────────────── */
+
+static int aes_ctr(pq3_ctx *ctx, uint8_t *out, const uint8_t *in, size_t len,
+                   const uint8_t *iv_key)
+{
+    int outl;
+    if (EVP_EncryptInit_ex2(ctx->cipher, NULL, iv_key + IV_SIZE, iv_key, NULL) != 1) {
+        return PQ3_ERR_INTERNAL;
+    }
+    while (len > 0) {
+        size_t chunk = len > (size_t)(INT_MAX / 2) ? (size_t)(INT_MAX / 2) : len;
+        if (EVP_EncryptUpdate(ctx->cipher, out, &outl, in, (int)chunk) != 1
+            || (size_t)outl != chunk) {
+            return PQ3_ERR_INTERNAL;
+        }
+        out += chunk;
+        in += chunk;
+        len -= chunk;
+    }
+    return PQ3_OK;
+}
+
+/* ── The signed body and ECDSA (pq3proto/wire.py, primitives.py) ─────────────────────── */
+
+static void body_digest(uint8_t *digest, const uint8_t *ct, size_t ct_len, const uint8_t *ad,
+                        size_t ad_len, const uint8_t *indicator, const uint8_t *ecdh_pk,
+                        uint32_t index, const uint8_t *tail, size_t tail_len)
+{
+    SHA256_CTX c;
+    uint8_t be[U32_SIZE];
+    SHA256_Init(&c);
+    SHA256_Update(&c, LABEL_SIG, LABEL_LEN(LABEL_SIG));
+    put_u32(be, (uint32_t)ct_len);
+    SHA256_Update(&c, be, sizeof be);
+    SHA256_Update(&c, ct, ct_len);
+    put_u32(be, (uint32_t)ad_len);
+    SHA256_Update(&c, be, sizeof be);
+    SHA256_Update(&c, ad, ad_len);
+    SHA256_Update(&c, indicator, PQ3_INDICATOR_SIZE);
+    SHA256_Update(&c, ecdh_pk, PQ3_POINT_SIZE);
+    put_u32(be, index);
+    SHA256_Update(&c, be, sizeof be);
+    SHA256_Update(&c, tail, tail_len);
+    SHA256_Final(digest, &c);
+}
+
+static int sign_digest(uint8_t *sig, pq3_signer *signer, const uint8_t *digest)
+{
+    uint8_t der[80];
+    size_t der_len = sizeof der;
+    const uint8_t *p = der;
+    const BIGNUM *r;
+    const BIGNUM *s;
+    ECDSA_SIG *es;
+    int ok;
+
+    if (EVP_PKEY_sign(signer->sign, der, &der_len, digest, PQ3_DIGEST_SIZE) != 1) {
+        ERR_clear_error();
+        return PQ3_ERR_INTERNAL;
+    }
+    es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    if (es == NULL) {
+        ERR_clear_error();
+        return PQ3_ERR_INTERNAL;
+    }
+    ECDSA_SIG_get0(es, &r, &s);
+    ok = BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32;
+    ECDSA_SIG_free(es);
+    if (!ok) {
+        return PQ3_ERR_INTERNAL;
+    }
+    if (cmp32(sig + 32, P256_HALF_N) > 0) {
+        order_minus(sig + 32, sig + 32);
+    }
+    return PQ3_OK;
+}
+
+static int verify_digest(pq3_verifier *verifier, const uint8_t *sig, const uint8_t *digest)
+{
+    uint8_t der[80];
+    uint8_t *p = der;
+    BIGNUM *r;
+    BIGNUM *s;
+    ECDSA_SIG *es;
+    int der_len;
+    int rc;
+
+    /* Canonical form only: r in [1, n-1], s in [1, n/2]; a high-s twin never verifies. */
+    if (is_zero32(sig) || cmp32(sig, P256_N) >= 0 || is_zero32(sig + 32)
+        || cmp32(sig + 32, P256_HALF_N) > 0) {
+        return PQ3_ERR_AUTH;
+    }
+    es = ECDSA_SIG_new();
+    r = BN_bin2bn(sig, 32, NULL);
+    s = BN_bin2bn(sig + 32, 32, NULL);
+    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+        ECDSA_SIG_free(es);
+        BN_free(r);
+        BN_free(s);
+        ERR_clear_error();
+        return PQ3_ERR_INTERNAL;
+    }
+    der_len = i2d_ECDSA_SIG(es, NULL);
+    if (der_len <= 0 || (size_t)der_len > sizeof der || i2d_ECDSA_SIG(es, &p) != der_len) {
+        ECDSA_SIG_free(es);
+        ERR_clear_error();
+        return PQ3_ERR_INTERNAL;
+    }
+    ECDSA_SIG_free(es);
+    rc = EVP_PKEY_verify(verifier->verify, der, (size_t)der_len, digest, PQ3_DIGEST_SIZE);
+    if (rc != 1) {
+        ERR_clear_error();
+        return PQ3_ERR_AUTH;
+    }
+    return PQ3_OK;
+}
+
+/* ── Objects ─────────────────────────────────────────────────────────────────────── */
+
+int pq3_ctx_new(pq3_ctx **ctx_out)
+{
+    pq3_ctx *ctx;
+    if (ctx_out == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *ctx_out = NULL;
+    ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) {
+        return PQ3_ERR_INTERNAL;
+    }
+    ctx->aes_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
+    ctx->cipher = EVP_CIPHER_CTX_new();
+    if (ctx->aes_ctr == NULL || ctx->cipher == NULL
+        || EVP_EncryptInit_ex2(ctx->cipher, ctx->aes_ctr, NULL, NULL, NULL) != 1) {
+        pq3_ctx_free(ctx);
+        ERR_clear_error();
+        return PQ3_ERR_INTERNAL;
+    }
+    *ctx_out = ctx;
+    return PQ3_OK;
+}
+
+void pq3_ctx_free(pq3_ctx *ctx)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    EVP_CIPHER_CTX_free(ctx->cipher);
+    EVP_CIPHER_free(ctx->aes_ctr);
+    free(ctx);
+}
+
+static EVP_PKEY *p256_from_data(const uint8_t *point, const BIGNUM *priv)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *kctx = NULL;
+    EVP_PKEY *key = NULL;
+    int ok = bld != NULL
+             && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1",
+                                                0)
+             && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
+                                                 PQ3_POINT_SIZE)
+             && (priv == NULL || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv));
+    if (ok) {
+        params = OSSL_PARAM_BLD_to_param(bld);
+        kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        ok = params != NULL && kctx != NULL && EVP_PKEY_fromdata_init(kctx) == 1
+             && EVP_PKEY_fromdata(kctx, &key,
+                                  priv == NULL ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR,
+                                  params) == 1;
+    }
+    if (!ok) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    EVP_PKEY_CTX_free(kctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return key;
+}
+
+int pq3_signer_new(pq3_signer **signer_out, const uint8_t *scalar)
+{
+    pq3_signer *signer = NULL;
+    EC_GROUP *group = NULL;
+    EC_POINT *pub = NULL;
+    BIGNUM *d = NULL;
+    uint8_t point[PQ3_POINT_SIZE];
+    int rc = PQ3_ERR_INTERNAL;
+
+    if (signer_out == NULL || scalar == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *signer_out = NULL;
+    if (is_zero32(scalar) || cmp32(scalar, P256_N) >= 0) {
+        return PQ3_ERR_KEY;
+    }
+    group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    pub = group != NULL ? EC_POINT_new(group) : NULL;
+    d = BN_secure_new();
+    signer = calloc(1, sizeof *signer);
+    if (pub == NULL || d == NULL || signer == NULL || BN_bin2bn(scalar, 32, d) == NULL
+        || EC_POINT_mul(group, pub, d, NULL, NULL, NULL) != 1
+        || EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, point, sizeof point,
+                              NULL) != sizeof point) {
+        goto done;
+    }
+    signer->key = p256_from_data(point, d);
+    signer->sign = signer->key != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, signer->key, NULL)
+                                       : NULL;
+    if (signer->sign == NULL || EVP_PKEY_sign_init(signer->sign) != 1
+        || EVP_PKEY_CTX_set_signature_md(signer->sign, EVP_sha256()) != 1) {
+        goto done;
+    }
+    *signer_out = signer;
+    signer = NULL;
+    rc = PQ3_OK;
+done:
+    pq3_signer_free(signer);
+    BN_clear_free(d);
+    EC_POINT_free(pub);
+    EC_GROUP_free(group);
+    ERR_clear_error();
+    return rc;
+}
+
+void pq3_signer_free(pq3_signer *signer)
+{
+    if (signer == NULL) {
+        return;
+    }
+    EVP_PKEY_CTX_free(signer->sign);
+    EVP_PKEY_free(signer->key);
+    free(signer);
+}
+
+int pq3_verifier_new(pq3_verifier **verifier_out, const uint8_t *point)
+{
+    pq3_verifier *verifier;
+    EVP_PKEY_CTX *check = NULL;
+    int rc = PQ3_ERR_KEY;
+
+    if (verifier_out == NULL || point == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *verifier_out = NULL;
+    if (point[0] != 0x04) {
+        return PQ3_ERR_KEY;
+    }
+    verifier = calloc(1, sizeof *verifier);
+    if (verifier == NULL) {
+        return PQ3_ERR_INTERNAL;
+    }
+    /* Import decodes the point onto the curve; the public check repeats it in full. */
+    verifier->key = p256_from_data(point, NULL);
+    if (verifier->key == NULL) {
+        goto done;
+    }
+    check = EVP_PKEY_CTX_new_from_pkey(NULL, verifier->key, NULL);
+    if (check == NULL || EVP_PKEY_public_check(check) != 1) {
+        goto done;
+    }
+    rc = PQ3_ERR_INTERNAL;
+    verifier->verify = EVP_PKEY_CTX_new_from_pkey(NULL, verifier->key, NULL);
+    if (verifier->verify == NULL || EVP_PKEY_verify_init(verifier->verify) != 1
+        || EVP_PKEY_CTX_set_signature_md(verifier->verify, EVP_sha256()) != 1) {
+        goto done;
+    }
+    *verifier_out = verifier;
+    verifier = NULL;
+    rc = PQ3_OK;
+done:
+    EVP_PKEY_CTX_free(check);
+    pq3_verifier_free(verifier);
+    ERR_clear_error();
+    return rc;
+}
+
+void pq3_verifier_free(pq3_verifier *verifier)
+{
+    if (verifier == NULL) {
+        return;
+    }
+    EVP_PKEY_CTX_free(verifier->verify);
+    EVP_PKEY_free(verifier->key);
+    free(verifier);
+}
+
+/* ── Per message ──────────────────────────────────────────────────────────────────── */
+
+int pq3_chain_step(uint8_t *mk_out, uint8_t *ck_out, const uint8_t *ck_in)
+{
+    uint8_t mk[PQ3_KEY_SIZE];
+    uint8_t ck[PQ3_KEY_SIZE];
+    if (mk_out == NULL || ck_out == NULL || ck_in == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    chain_step(mk, ck, ck_in);
+    memcpy(mk_out, mk, sizeof mk);
+    memcpy(ck_out, ck, sizeof ck);
+    OPENSSL_cleanse(mk, sizeof mk);
+    OPENSSL_cleanse(ck, sizeof ck);
+    return PQ3_OK;
+}
+
+size_t pq3_wire_length(size_t header_len, size_t ad_len, size_t pt_len)
+{
+    const uint64_t fixed = U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE + U32_SIZE
+                           + PQ3_SIGNATURE_SIZE;
+    uint64_t total;
+    if (!fits_u32(ad_len) || !fits_u32(pt_len) || !fits_u32(header_len)) {
+        return 0;
+    }
+    total = (uint64_t)header_len + (uint64_t)ad_len + (uint64_t)pt_len + fixed;
+    if (total > (uint64_t)SIZE_MAX) {
+        return 0;
+    }
+    return (size_t)total;
+}
+
+int pq3_signature_digest(uint8_t *digest_out, const uint8_t *ct, size_t ct_len,
+                         const uint8_t *ad, size_t ad_len, const uint8_t *indicator,
+                         const uint8_t *ecdh_pk, uint32_t index, const uint8_t *tail,
+                         size_t tail_len)
+{
+    if (digest_out == NULL || indicator == NULL || ecdh_pk == NULL
+        || (ct == NULL && ct_len) || (ad == NULL && ad_len) || (tail == NULL && tail_len)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    if (!fits_u32(ct_len) || !fits_u32(ad_len)) {
+        return PQ3_ERR_LENGTH;
+    }
+    body_digest(digest_out, ct, ct_len, ad, ad_len, indicator, ecdh_pk, index, tail, tail_len);
+    return PQ3_OK;
+}
+
+/* One message into wire (exactly pq3_wire_length bytes); ck_next is caller scratch. */
+static int seal_one(pq3_ctx *ctx, uint8_t *wire, uint8_t *ck_next, uint8_t *digest_out,
+                    const uint8_t *ck, uint32_t index, const uint8_t *header, size_t header_len,
+                    const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+                    const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                    pq3_signer *signer)
+{
+    uint8_t mk[PQ3_KEY_SIZE];
+    uint8_t iv_key[HMAC_OUT];
+    uint8_t indicator[PQ3_INDICATOR_SIZE];
+    uint8_t digest[PQ3_DIGEST_SIZE];
+    uint8_t *p = wire;
+    uint8_t *ct;
+    int rc;
+
+    chain_step(mk, ck_next, ck);
+    message_keys(iv_key, indicator, mk);
+    OPENSSL_cleanse(mk, sizeof mk);
+
+    copy(p, header, header_len);
+    p += header_len;
+    put_u32(p, index);
+    p += U32_SIZE;
+    memcpy(p, indicator, sizeof indicator);
+    p += sizeof indicator;
+    put_u32(p, (uint32_t)ad_len);
+    p += U32_SIZE;
+    copy(p, ad, ad_len);
+    p += ad_len;
+    put_u32(p, (uint32_t)pt_len);
+    p += U32_SIZE;
+    ct = p;
+    rc = aes_ctr(ctx, ct, pt, pt_len, iv_key);
+    OPENSSL_cleanse(iv_key, sizeof iv_key);
+    if (rc != PQ3_OK) {
+        return rc;
+    }
+    p += pt_len;
+    if (signer != NULL || digest_out != NULL) {
+        body_digest(digest, ct, pt_len, ad, ad_len, indicator, ecdh_pk, index, tail, tail_len);
+    }
+    if (digest_out != NULL) {
+        memcpy(digest_out, digest, sizeof digest);
+    }
+    if (signer != NULL) {
+        return sign_digest(p, signer, digest);
+    }
+    memset(p, 0, PQ3_SIGNATURE_SIZE);
+    return PQ3_OK;
+}
+
+static int seal_args_ok(const pq3_ctx *ctx, const uint8_t *wire_out, const uint8_t *ck_out,
+                        const uint8_t *ck_in, const uint8_t *header, size_t header_len,
+                        const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+                        const uint8_t *ad, size_t ad_len)
+{
+    return ctx != NULL && wire_out != NULL && ck_out != NULL && ck_in != NULL
+           && ecdh_pk != NULL && (header != NULL || header_len == 0)
+           && (tail != NULL || tail_len == 0) && (ad != NULL || ad_len == 0);
+}
+
+int pq3_seal(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, uint8_t *ck_out,
+             uint8_t *digest_out, const uint8_t *ck_in, uint32_t index, const uint8_t *header,
+             size_t header_len, const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+             const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+             pq3_signer *signer)
+{
+    uint8_t ck_next[PQ3_KEY_SIZE];
+    size_t need;
+    int rc;
+
+    if (!seal_args_ok(ctx, wire_out, ck_out, ck_in, header, header_len, ecdh_pk, tail,
+                      tail_len, ad, ad_len)
+        || (pt == NULL && pt_len != 0)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    need = pq3_wire_length(header_len, ad_len, pt_len);
+    if (need == 0 || wire_cap < need) {
+        return PQ3_ERR_LENGTH;
+    }
+    rc = seal_one(ctx, wire_out, ck_next, digest_out, ck_in, index, header, header_len,
+                  ecdh_pk, tail, tail_len, ad, ad_len, pt, pt_len, signer);
+    if (rc == PQ3_OK) {
+        memcpy(ck_out, ck_next, sizeof ck_next);
+    } else {
+        memset(wire_out, 0, need);
+    }
+    OPENSSL_cleanse(ck_next, sizeof ck_next);
+    return rc;
+}
+
+int pq3_seal_batch(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, uint8_t *ck_out,
+                   uint8_t *digests_out, const uint8_t *ck_in, uint32_t first_index,
+                   const uint8_t *header, size_t header_len, const uint8_t *ecdh_pk,
+                   const uint8_t *tail, size_t tail_len, const uint8_t *ad, size_t ad_len,
+                   const uint8_t *pts, const size_t *pt_lens, size_t n, pq3_signer *signer)
+{
+    uint8_t ck[2][PQ3_KEY_SIZE];
+    size_t i;
+    size_t total = 0;
+    size_t pt_off = 0;
+    size_t wire_off = 0;
+    int rc = PQ3_OK;
+
+    if (!seal_args_ok(ctx, wire_out, ck_out, ck_in, header, header_len, ecdh_pk, tail,
+                      tail_len, ad, ad_len)
+        || (n != 0 && pt_lens == NULL)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    if ((uint64_t)n > (uint64_t)UINT32_MAX - first_index + 1) {
+        return PQ3_ERR_LENGTH; /* the last index would not fit in uint32 */
+    }
+    for (i = 0; i < n; i++) {
+        size_t need = pq3_wire_length(header_len, ad_len, pt_lens[i]);
+        if (need == 0 || total > SIZE_MAX - need) {
+            return PQ3_ERR_LENGTH;
+        }
+        if (pts == NULL && pt_lens[i] != 0) {
+            return PQ3_ERR_ARGUMENT;
+        }
+        total += need;
+    }
+    if (wire_cap < total) {
+        return PQ3_ERR_LENGTH;
+    }
+    memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
+    for (i = 0; i < n && rc == PQ3_OK; i++) {
+        rc = seal_one(ctx, wire_out + wire_off, ck[(i + 1) & 1],
+                      digests_out != NULL ? digests_out + i * PQ3_DIGEST_SIZE : NULL,
+                      ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
+                      tail_len, ad, ad_len, pts != NULL ? pts + pt_off : NULL, pt_lens[i],
+                      signer);
+        pt_off += pt_lens[i];
+        wire_off += pq3_wire_length(header_len, ad_len, pt_lens[i]);
+    }
+    if (rc == PQ3_OK) {
+        memcpy(ck_out, ck[n & 1], PQ3_KEY_SIZE);
+    } else {
+        memset(wire_out, 0, total);
+    }
+    OPENSSL_cleanse(ck, sizeof ck);
+    return rc;
+}
+
+int pq3_verify(pq3_verifier *verifier, const uint8_t *signature, const uint8_t *ct,
+               size_t ct_len, const uint8_t *ad, size_t ad_len, const uint8_t *indicator,
+               const uint8_t *ecdh_pk, uint32_t index, const uint8_t *tail, size_t tail_len)
+{
+    uint8_t digest[PQ3_DIGEST_SIZE];
+    int rc;
+    if (verifier == NULL || signature == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    rc = pq3_signature_digest(digest, ct, ct_len, ad, ad_len, indicator, ecdh_pk, index, tail,
+                              tail_len);
+    if (rc != PQ3_OK) {
+        return rc;
+    }
+    return verify_digest(verifier, signature, digest);
+}
+
+/* Verify, derive, check the indicator, decrypt into pt_out. ck_next is caller scratch. */
+static int open_one(pq3_ctx *ctx, uint8_t *pt_out, uint8_t *ck_next, const uint8_t *key,
+                    int is_message_key, uint32_t index, const uint8_t *indicator,
+                    const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+                    const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
+                    const uint8_t *signature, pq3_verifier *verifier)
+{
+    uint8_t mk[PQ3_KEY_SIZE];
+    uint8_t iv_key[HMAC_OUT];
+    uint8_t expected[PQ3_INDICATOR_SIZE];
+    int rc;
+
+    if (verifier != NULL) {
+        rc = pq3_verify(verifier, signature, ct, ct_len, ad, ad_len, indicator, ecdh_pk, index,
+                        tail, tail_len);
+        if (rc != PQ3_OK) {
+            return rc;
+        }
+    }
+    if (is_message_key) {
+        memcpy(mk, key, sizeof mk);
+    } else {
+        chain_step(mk, ck_next, key);
+    }
+    message_keys(iv_key, expected, mk);
+    OPENSSL_cleanse(mk, sizeof mk);
+    if (CRYPTO_memcmp(expected, indicator, sizeof expected) != 0) {
+        rc = PQ3_ERR_INDICATOR;
+    } else {
+        rc = aes_ctr(ctx, pt_out, ct, ct_len, iv_key);
+        if (rc != PQ3_OK && ct_len != 0) {
+            memset(pt_out, 0, ct_len);
+        }
+    }
+    OPENSSL_cleanse(iv_key, sizeof iv_key);
+    return rc;
+}
+
+int pq3_open(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, uint8_t *ck_out,
+             const uint8_t *key, int is_message_key, uint32_t index, const uint8_t *indicator,
+             const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len, const uint8_t *ad,
+             size_t ad_len, const uint8_t *ct, size_t ct_len, const uint8_t *signature,
+             pq3_verifier *verifier)
+{
+    uint8_t ck_next[PQ3_KEY_SIZE];
+    int rc;
+
+    if (ctx == NULL || (pt_out == NULL && ct_len != 0) || (ck_out == NULL && !is_message_key)
+        || key == NULL || indicator == NULL || ecdh_pk == NULL
+        || (tail == NULL && tail_len != 0) || (ad == NULL && ad_len != 0)
+        || (ct == NULL && ct_len != 0) || (verifier != NULL && signature == NULL)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    if (pt_cap < ct_len || !fits_u32(ct_len) || !fits_u32(ad_len)) {
+        return PQ3_ERR_LENGTH;
+    }
+    rc = open_one(ctx, pt_out, ck_next, key, is_message_key, index, indicator, ecdh_pk, tail,
+                  tail_len, ad, ad_len, ct, ct_len, signature, verifier);
+    if (rc == PQ3_OK && !is_message_key) {
+        memcpy(ck_out, ck_next, sizeof ck_next);
+    }
+    OPENSSL_cleanse(ck_next, sizeof ck_next);
+    return rc;
+}
+
+int pq3_open_batch(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, uint8_t *ck_out,
+                   size_t *fail_index, const uint8_t *ck_in, const uint32_t *indices,
+                   const uint8_t *indicators, const uint8_t *ecdh_pks, const uint8_t *tail,
+                   size_t tail_len, const uint8_t *ads, const size_t *ad_lens,
+                   const uint8_t *cts, const size_t *ct_lens, const uint8_t *signatures,
+                   size_t n, pq3_verifier *verifier)
+{
+    uint8_t ck[2][PQ3_KEY_SIZE];
+    size_t i;
+    size_t pt_total = 0;
+    size_t ad_off = 0;
+    int rc = PQ3_OK;
+
+    if (ctx == NULL || ck_out == NULL || fail_index == NULL || ck_in == NULL
+        || (tail == NULL && tail_len != 0)
+        || (n != 0 && (indices == NULL || indicators == NULL || ecdh_pks == NULL
+                       || ad_lens == NULL || ct_lens == NULL
+                       || (verifier != NULL && signatures == NULL)))) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *fail_index = 0;
+    for (i = 0; i < n; i++) {
+        *fail_index = i;
+        if (!fits_u32(ct_lens[i]) || !fits_u32(ad_lens[i]) || pt_total > SIZE_MAX - ct_lens[i]) {
+            return PQ3_ERR_LENGTH;
+        }
+        if ((cts == NULL && ct_lens[i] != 0) || (ads == NULL && ad_lens[i] != 0)) {
+            return PQ3_ERR_ARGUMENT;
+        }
+        pt_total += ct_lens[i];
+    }
+    if (pt_cap < pt_total || (pt_out == NULL && pt_total != 0)) {
+        *fail_index = 0;
+        return pt_out == NULL ? PQ3_ERR_ARGUMENT : PQ3_ERR_LENGTH;
+    }
+    memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
+    pt_total = 0;
+    for (i = 0; i < n && rc == PQ3_OK; i++) {
+        *fail_index = i;
+        rc = open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1], ck[i & 1],
+                      0, indices[i], indicators + i * PQ3_INDICATOR_SIZE,
+                      ecdh_pks + i * PQ3_POINT_SIZE, tail, tail_len,
+                      ads != NULL ? ads + ad_off : NULL, ad_lens[i],
+                      cts != NULL ? cts + pt_total : NULL, ct_lens[i],
+                      signatures != NULL ? signatures + i * PQ3_SIGNATURE_SIZE : NULL,
+                      verifier);
+        if (rc == PQ3_OK) {
+            pt_total += ct_lens[i];
+            ad_off += ad_lens[i];
+        }
+    }
+    if (rc == PQ3_OK) {
+        memcpy(ck_out, ck[n & 1], PQ3_KEY_SIZE);
+        *fail_index = 0;
+    } else if (pt_total != 0) {
+        OPENSSL_cleanse(pt_out, pt_total);
+    }
+    OPENSSL_cleanse(ck, sizeof ck);
+    return rc;
+}

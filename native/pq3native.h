@@ -1,0 +1,147 @@
+/* pq3native.h: the per-message hot path of pq3proto in C (spec/03-ratchet.md §4).
+ *
+ * Owns: the symmetric chain step, message-key expansion, AES-256-CTR, the signed layout
+ * and its ECDSA P-256 signature, the wire bytes of one message, for one message or a
+ * batch of one chain. Byte for byte what pq3proto/message.py computes.
+ * Not: parsing, chain bookkeeping, the ECDH or PQ steps, deterministic (RFC 6979) nonces.
+ *
+ * Conventions: every symbol is pq3_-prefixed; output pointers come first (after the
+ * scratch context), inputs are const; 0 is success, a negative PQ3_ERR_* is a failure.
+ * On failure no chain-key output is written and plaintext outputs are left zeroed.
+ * Nothing allocates on the per-message path except OpenSSL's own ECDSA internals.
+ * A pq3_ctx, pq3_signer or pq3_verifier must not be used by two threads at once;
+ * different objects may be used concurrently.
+ *
+ * This file is read verbatim by native/build_native.py as the cffi cdef: only lines
+ * starting with '#' are dropped, so keep declarations plain C.
+ */
+#ifndef PQ3NATIVE_H
+#define PQ3NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    PQ3_OK = 0,
+    PQ3_ERR_AUTH = -1,      /* signature does not verify, or is not canonical (high s) */
+    PQ3_ERR_INDICATOR = -2, /* key indicator does not match the derived message key */
+    PQ3_ERR_LENGTH = -3,    /* a buffer or length field has the wrong size */
+    PQ3_ERR_KEY = -4,       /* a private scalar or public point is not a valid P-256 key */
+    PQ3_ERR_ARGUMENT = -5,  /* a required pointer is NULL */
+    PQ3_ERR_INTERNAL = -6   /* libcrypto failed */
+};
+
+enum {
+    PQ3_KEY_SIZE = 32,       /* chain key, message key, AES-256 key */
+    PQ3_INDICATOR_SIZE = 32,
+    PQ3_POINT_SIZE = 65,     /* SEC1 uncompressed P-256 point */
+    PQ3_SCALAR_SIZE = 32,
+    PQ3_SIGNATURE_SIZE = 64, /* raw r || s, low s */
+    PQ3_DIGEST_SIZE = 32     /* SHA-256 of the signed body */
+};
+
+/* Scratch state of one thread: the AES-256-CTR cipher, fetched and allocated once. */
+typedef struct pq3_ctx pq3_ctx;
+/* An ECDSA P-256 private key with a sign context prepared once. */
+typedef struct pq3_signer pq3_signer;
+/* A validated P-256 public key with a verify context prepared once. */
+typedef struct pq3_verifier pq3_verifier;
+
+int pq3_ctx_new(pq3_ctx **ctx_out);
+void pq3_ctx_free(pq3_ctx *ctx);
+
+int pq3_signer_new(pq3_signer **signer_out, const uint8_t *scalar);
+void pq3_signer_free(pq3_signer *signer);
+
+/* Rejects anything but a valid uncompressed point on P-256 (PQ3_ERR_KEY). */
+int pq3_verifier_new(pq3_verifier **verifier_out, const uint8_t *point);
+void pq3_verifier_free(pq3_verifier *verifier);
+
+/* symmetricRatchet: message key and next chain key from a chain key (32 bytes each). */
+int pq3_chain_step(uint8_t *mk_out, uint8_t *ck_out, const uint8_t *ck_in);
+
+/* Wire size of one message: header || index || indicator || lp(ad) || lp(ct) || sig.
+ * Returns 0 if the result, or the ad or plaintext length, does not fit the format. */
+size_t pq3_wire_length(size_t header_len, size_t ad_len, size_t pt_len);
+
+/* SHA-256 of the signed body of one message (spec/04-wire-format.md §3). */
+int pq3_signature_digest(uint8_t *digest_out,
+                         const uint8_t *ct, size_t ct_len,
+                         const uint8_t *ad, size_t ad_len,
+                         const uint8_t *indicator, const uint8_t *ecdh_pk,
+                         uint32_t index, const uint8_t *tail, size_t tail_len);
+
+/* Seal one message. wire_cap must be at least pq3_wire_length(...). signer NULL writes
+ * an all-zero signature. digest_out, if not NULL, receives the SHA-256 of the signed
+ * body (for a signature made elsewhere). */
+int pq3_seal(pq3_ctx *ctx,
+             uint8_t *wire_out, size_t wire_cap,
+             uint8_t *ck_out,
+             uint8_t *digest_out,
+             const uint8_t *ck_in, uint32_t index,
+             const uint8_t *header, size_t header_len,
+             const uint8_t *ecdh_pk,
+             const uint8_t *tail, size_t tail_len,
+             const uint8_t *ad, size_t ad_len,
+             const uint8_t *pt, size_t pt_len,
+             pq3_signer *signer);
+
+/* Seal n messages of one chain, indices first_index .. first_index + n - 1. The
+ * plaintexts lie back to back in pts (lengths pt_lens); the messages are written back
+ * to back into wire_out, message i taking pq3_wire_length(header_len, ad_len,
+ * pt_lens[i]) bytes. digests_out, if not NULL, takes n * 32 bytes. */
+int pq3_seal_batch(pq3_ctx *ctx,
+                   uint8_t *wire_out, size_t wire_cap,
+                   uint8_t *ck_out,
+                   uint8_t *digests_out,
+                   const uint8_t *ck_in, uint32_t first_index,
+                   const uint8_t *header, size_t header_len,
+                   const uint8_t *ecdh_pk,
+                   const uint8_t *tail, size_t tail_len,
+                   const uint8_t *ad, size_t ad_len,
+                   const uint8_t *pts, const size_t *pt_lens, size_t n,
+                   pq3_signer *signer);
+
+/* Verify one signature over the signed body. */
+int pq3_verify(pq3_verifier *verifier,
+               const uint8_t *signature,
+               const uint8_t *ct, size_t ct_len,
+               const uint8_t *ad, size_t ad_len,
+               const uint8_t *indicator, const uint8_t *ecdh_pk,
+               uint32_t index, const uint8_t *tail, size_t tail_len);
+
+/* Open one message: verify (unless verifier is NULL), derive from key (a chain key, or
+ * the message key itself when is_message_key), check the indicator in constant time,
+ * decrypt into pt_out (pt_cap >= ct_len). ck_out receives the next chain key unless
+ * is_message_key (then it may be NULL and is not written). */
+int pq3_open(pq3_ctx *ctx,
+             uint8_t *pt_out, size_t pt_cap,
+             uint8_t *ck_out,
+             const uint8_t *key, int is_message_key,
+             uint32_t index, const uint8_t *indicator,
+             const uint8_t *ecdh_pk,
+             const uint8_t *tail, size_t tail_len,
+             const uint8_t *ad, size_t ad_len,
+             const uint8_t *ct, size_t ct_len,
+             const uint8_t *signature,
+             pq3_verifier *verifier);
+
+/* Open n consecutive messages of one chain starting at ck_in's index. Per message i:
+ * indices[i], indicators + 32i, ecdh_pks + 65i, signatures + 64i; ads and cts back to
+ * back with lengths ad_lens and ct_lens; plaintexts back to back into pt_out. All or
+ * nothing: on failure *fail_index names the failing message, ck_out is not written and
+ * the plaintext bytes already written are zeroed. */
+int pq3_open_batch(pq3_ctx *ctx,
+                   uint8_t *pt_out, size_t pt_cap,
+                   uint8_t *ck_out,
+                   size_t *fail_index,
+                   const uint8_t *ck_in,
+                   const uint32_t *indices, const uint8_t *indicators,
+                   const uint8_t *ecdh_pks,
+                   const uint8_t *tail, size_t tail_len,
+                   const uint8_t *ads, const size_t *ad_lens,
+                   const uint8_t *cts, const size_t *ct_lens,
+                   const uint8_t *signatures, size_t n,
+                   pq3_verifier *verifier);
+
+#endif /* PQ3NATIVE_H */

@@ -1,0 +1,411 @@
+"""The C per-message hot path behind the HotPath interface (spec/03-ratchet.md §4).
+
+Owns: loading the optional extension `_pq3proto_native`, mapping its return codes to
+pq3proto.errors, per-thread C contexts, and NATIVE: the same bytes and the same failures as
+message.PythonHotPath, with one C call per message or per batch.
+Not: the C code (native/pq3native.c), the choice of path (message.hot_path), or RFC 6979
+nonces, which OpenSSL 3.0 lacks: deterministic signatures are made here, in Python, over the
+digest the C computes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .constants import (
+    CHAIN_KEY_SIZE,
+    KEY_INDICATOR_SIZE,
+    P256_POINT_SIZE,
+    P256_SIGNATURE_SIZE,
+)
+from .errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    InvalidKeyError,
+    MalformedInputError,
+    MisuseError,
+    PQ3Error,
+)
+from .message import SendingChain, sign_prehashed_deterministic
+from .primitives import P256PrivateKey
+from .wire import ParsedMessage
+
+__all__ = ["NATIVE", "NativeHotPath", "NativeSigner", "NativeVerifier", "available",
+           "unavailable_reason"]
+
+try:
+    import _pq3proto_native as _ext
+except ImportError as exc:  # the extension is optional: pip installs without a compiler
+    _ext = None
+    _REASON = f"the C extension _pq3proto_native is not importable ({exc})"
+else:
+    _REASON = ""
+
+_ffi: Any = _ext.ffi if _ext is not None else None
+_lib: Any = _ext.lib if _ext is not None else None
+_alloc: Any = _ffi.new_allocator(should_clear_after_alloc=False) if _ffi is not None else None
+_NULL: Any = _ffi.NULL if _ffi is not None else None
+_U32_MAX = 0xFFFF_FFFF
+_DIGEST_SIZE = 32
+_ZERO_POINT = bytes(P256_POINT_SIZE)
+
+
+def available() -> bool:
+    """True if the compiled extension loaded."""
+    return _ext is not None
+
+
+def unavailable_reason() -> str:
+    """Why the extension is not available; empty when it is."""
+    return _REASON
+
+
+# ── Return codes: the one place they become exceptions ─────────────────────────────────
+
+
+def _raise(rc: int, what: str) -> None:
+    """Map a negative pq3_ return code to the pq3proto.errors class of that failure."""
+    if rc == _lib.PQ3_ERR_AUTH:
+        raise AuthenticationError(f"{what}: signature does not verify or is not canonical")
+    if rc == _lib.PQ3_ERR_INDICATOR:
+        raise AuthenticationError(
+            f"{what}: key indicator does not match the derived message key"
+        )
+    if rc == _lib.PQ3_ERR_LENGTH:
+        raise MalformedInputError(f"{what}: a length does not fit the message format")
+    if rc == _lib.PQ3_ERR_KEY:
+        raise InvalidKeyError(f"{what}: not a valid P-256 key")
+    if rc == _lib.PQ3_ERR_ARGUMENT:
+        raise MisuseError(f"{what}: missing argument")
+    raise PQ3Error(f"{what}: libcrypto failure (code {rc})")
+
+
+def _need(data: bytes, size: int, what: str) -> None:
+    if len(data) != size:
+        raise MalformedInputError(f"{what} must be {size} bytes, got {len(data)}")
+
+
+def _index(index: int) -> None:
+    if not 0 <= index <= _U32_MAX:
+        raise MalformedInputError(f"message index {index} does not fit in uint32")
+
+
+def _check_signed_fields(msg: ParsedMessage) -> None:
+    """Fixed-size fields the C reads; a wrong size cannot carry a valid signature."""
+    if len(msg.signature) != P256_SIGNATURE_SIZE:
+        raise AuthenticationError("signature has the wrong length")
+    if len(msg.indicator) != KEY_INDICATOR_SIZE or (
+        len(msg.header.ecdh_public_key) != P256_POINT_SIZE
+    ):
+        raise AuthenticationError("signature does not verify")
+
+
+def _bytes(data: bytes) -> bytes:
+    return data if type(data) is bytes else bytes(data)
+
+
+# ── Keys ───────────────────────────────────────────────────────────────────────────────
+
+
+class NativeSigner:
+    """A P-256 signing key prepared once in C; serialised per object, free across objects."""
+
+    __slots__ = ("_lock", "_ptr", "key")
+
+    def __init__(self, key: P256PrivateKey) -> None:
+        _require()
+        out = _ffi.new("pq3_signer **")
+        rc = _lib.pq3_signer_new(out, key.scalar())
+        if rc:
+            _raise(rc, "signer")
+        self._ptr: Any = _ffi.gc(out[0], _lib.pq3_signer_free)
+        self._lock = threading.Lock()
+        self.key = key
+
+    def __repr__(self) -> str:
+        return "NativeSigner(<secret>)"
+
+
+class NativeVerifier:
+    """A peer's P-256 point, validated once in C and reused for every message."""
+
+    __slots__ = ("_lock", "_ptr", "point")
+
+    def __init__(self, point: bytes) -> None:
+        _require()
+        if len(point) != P256_POINT_SIZE or point[0] != 0x04:
+            raise InvalidKeyError(
+                f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
+            )
+        out = _ffi.new("pq3_verifier **")
+        rc = _lib.pq3_verifier_new(out, _bytes(point))
+        if rc:
+            if rc == _lib.PQ3_ERR_KEY:
+                raise InvalidKeyError("P-256 public key is not a point on the curve")
+            _raise(rc, "verifier")
+        self._ptr: Any = _ffi.gc(out[0], _lib.pq3_verifier_free)
+        self._lock = threading.Lock()
+        self.point = point
+
+
+def _require() -> None:
+    if _ext is None:
+        raise BackendUnavailableError(f"native hot path unavailable: {_REASON}")
+
+
+class _ThreadState(threading.local):
+    """One C scratch context (the AES-CTR cipher) per thread, created on first use."""
+
+    def __init__(self) -> None:
+        _require()
+        out = _ffi.new("pq3_ctx **")
+        rc = _lib.pq3_ctx_new(out)
+        if rc:
+            _raise(rc, "context")
+        self.ctx: Any = _ffi.gc(out[0], _lib.pq3_ctx_free)
+
+
+# ── The hot path ───────────────────────────────────────────────────────────────────────
+
+
+class NativeHotPath:
+    """message.HotPath over the C extension; outputs equal PythonHotPath's byte for byte."""
+
+    name = "native"
+
+    def __init__(self) -> None:
+        self._local: _ThreadState | None = None
+        self._init_lock = threading.Lock()
+
+    def _ctx(self) -> Any:
+        local = self._local
+        if local is None:
+            _require()
+            with self._init_lock:
+                if self._local is None:
+                    self._local = _ThreadState()
+                local = self._local
+        return local.ctx
+
+    def signer(self, key: P256PrivateKey) -> NativeSigner:
+        return NativeSigner(key)
+
+    def verifier(self, point: bytes) -> NativeVerifier:
+        return NativeVerifier(point)
+
+    def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:
+        _require()
+        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        mk = _alloc("uint8_t[32]")
+        ck = _alloc("uint8_t[32]")
+        rc = _lib.pq3_chain_step(mk, ck, _bytes(chain_key))
+        if rc:
+            _raise(rc, "chain step")
+        return bytes(_ffi.buffer(mk)), bytes(_ffi.buffer(ck))
+
+    def seal(
+        self,
+        chain_key: bytes,
+        index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintext: bytes,
+        signer: NativeSigner | None,
+        deterministic: bool = False,
+    ) -> tuple[bytes, bytes]:
+        wires, ck = self._seal(chain_key, index, chain, auth_data, [plaintext], signer,
+                               deterministic)
+        return wires[0], ck
+
+    def seal_batch(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintexts: list[bytes],
+        signer: NativeSigner | None,
+        deterministic: bool = False,
+    ) -> tuple[list[bytes], bytes]:
+        return self._seal(chain_key, first_index, chain, auth_data, plaintexts, signer,
+                          deterministic)
+
+    def _seal(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintexts: list[bytes],
+        signer: NativeSigner | None,
+        deterministic: bool,
+    ) -> tuple[list[bytes], bytes]:
+        ctx = self._ctx()
+        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        _need(chain.ecdh_public_key, P256_POINT_SIZE, "ecdhPK")
+        _index(first_index)
+        n = len(plaintexts)
+        header = _bytes(chain.header_bytes)
+        auth_data = _bytes(auth_data)
+        pts = [_bytes(p) for p in plaintexts]
+        lens = [len(p) for p in pts]
+        fixed = _lib.pq3_wire_length(len(header), len(auth_data), 0)
+        if fixed == 0 or any(n_ > _U32_MAX for n_ in lens):
+            raise MalformedInputError("message: a length does not fit the message format")
+        total = fixed * n + sum(lens)
+        wire = _alloc("uint8_t[]", total)
+        ck = _alloc("uint8_t[32]")
+        # RFC 6979 is not in OpenSSL 3.0: the C returns each body's digest, signed below.
+        prehash = signer is not None and deterministic
+        digests = _alloc("uint8_t[]", _DIGEST_SIZE * n) if prehash else _NULL
+        tail = _bytes(chain.signature_tail)
+        args = (ctx, wire, total, ck, digests, _bytes(chain_key), first_index, header,
+                len(header), _bytes(chain.ecdh_public_key), tail, len(tail), auth_data,
+                len(auth_data))
+        if n == 1:
+            call_signer = _NULL if signer is None or prehash else signer._ptr
+            if call_signer is _NULL:
+                rc = _lib.pq3_seal(*args, pts[0], lens[0], _NULL)
+            else:
+                assert signer is not None
+                with signer._lock:
+                    rc = _lib.pq3_seal(*args, pts[0], lens[0], call_signer)
+        else:
+            flat = b"".join(pts)
+            lens_c = _ffi.new("size_t[]", lens)
+            if signer is None or prehash:
+                rc = _lib.pq3_seal_batch(*args, flat, lens_c, n, _NULL)
+            else:
+                with signer._lock:
+                    rc = _lib.pq3_seal_batch(*args, flat, lens_c, n, signer._ptr)
+        if rc:
+            _raise(rc, "seal")
+        buf = bytes(_ffi.buffer(wire))
+        out = []
+        off = 0
+        for ln in lens:
+            end = off + fixed + ln
+            out.append(buf[off:end])
+            off = end
+        if prehash:
+            assert signer is not None
+            dig = bytes(_ffi.buffer(digests))
+            for i in range(n):
+                d = dig[i * _DIGEST_SIZE : (i + 1) * _DIGEST_SIZE]
+                sig = sign_prehashed_deterministic(signer.key, d)
+                out[i] = out[i][:-P256_SIGNATURE_SIZE] + sig
+        return out, bytes(_ffi.buffer(ck))
+
+    def verify(self, msg: ParsedMessage, tail: bytes, verifier: NativeVerifier) -> None:
+        _index(msg.index)
+        _check_signed_fields(msg)
+        tail = _bytes(tail)
+        with verifier._lock:
+            rc = _lib.pq3_verify(
+                verifier._ptr,
+                msg.signature,
+                msg.ciphertext,
+                len(msg.ciphertext),
+                msg.auth_data,
+                len(msg.auth_data),
+                msg.indicator,
+                msg.header.ecdh_public_key,
+                msg.index,
+                tail,
+                len(tail),
+            )
+        if rc:
+            _raise(rc, "message")
+
+    def open(
+        self,
+        key: bytes,
+        is_message_key: bool,
+        msg: ParsedMessage,
+        tail: bytes,
+        verifier: NativeVerifier | None,
+    ) -> tuple[bytes, bytes | None]:
+        ctx = self._ctx()
+        _need(key, CHAIN_KEY_SIZE, "message key" if is_message_key else "chain key")
+        _index(msg.index)
+        if verifier is not None:
+            _check_signed_fields(msg)
+        if len(msg.indicator) != KEY_INDICATOR_SIZE:
+            raise AuthenticationError("key indicator does not match the derived message key")
+        ct = _bytes(msg.ciphertext)
+        pt = _alloc("uint8_t[]", len(ct))
+        ck = _NULL if is_message_key else _alloc("uint8_t[32]")
+        tail = _bytes(tail)
+        ad = _bytes(msg.auth_data)
+        args = (
+            ctx, pt, len(ct), ck, _bytes(key), int(is_message_key), msg.index, msg.indicator,
+            msg.header.ecdh_public_key if verifier is not None else _ZERO_POINT, tail,
+            len(tail), ad, len(ad), ct, len(ct), msg.signature,
+        )
+        if verifier is None:
+            rc = _lib.pq3_open(*args, _NULL)
+        else:
+            with verifier._lock:  # verification runs first, inside the same call
+                rc = _lib.pq3_open(*args, verifier._ptr)
+        if rc:
+            _raise(rc, "message")
+        return bytes(_ffi.buffer(pt)), None if is_message_key else bytes(_ffi.buffer(ck))
+
+    def open_batch(
+        self,
+        chain_key: bytes,
+        msgs: list[ParsedMessage],
+        tail: bytes,
+        verifier: NativeVerifier | None,
+    ) -> tuple[list[bytes], bytes]:
+        ctx = self._ctx()
+        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        n = len(msgs)
+        tail = _bytes(tail)
+        indices = [m.index for m in msgs]
+        for i in indices:
+            _index(i)
+        indicators = b"".join([m.indicator for m in msgs])
+        if verifier is None:
+            points = _ZERO_POINT * n  # unused by C without a verifier
+        else:
+            points = b"".join([m.header.ecdh_public_key for m in msgs])
+        ads = [m.auth_data for m in msgs]
+        cts = [m.ciphertext for m in msgs]
+        ct_lens = [len(c) for c in cts]
+        sigs = b"".join([m.signature for m in msgs]) if verifier is not None else b""
+        # Byte totals bound every read in C. A field of the wrong size inside a right total
+        # shifts its neighbours, which then fail authentication as PythonHotPath would.
+        if (
+            len(indicators) != KEY_INDICATOR_SIZE * n
+            or len(points) != P256_POINT_SIZE * n
+            or (verifier is not None and len(sigs) != P256_SIGNATURE_SIZE * n)
+        ):
+            raise AuthenticationError("a message field has the wrong length")
+        pt = _alloc("uint8_t[]", sum(ct_lens))
+        ck = _alloc("uint8_t[32]")
+        fail = _ffi.new("size_t *")
+        args = (
+            ctx, pt, len(pt), ck, fail, _bytes(chain_key), _ffi.new("uint32_t[]", indices),
+            indicators, points, tail, len(tail), b"".join(ads),
+            _ffi.new("size_t[]", [len(a) for a in ads]), b"".join(cts),
+            _ffi.new("size_t[]", ct_lens), sigs, n,
+        )
+        if verifier is None:
+            rc = _lib.pq3_open_batch(*args, _NULL)
+        else:
+            with verifier._lock:
+                rc = _lib.pq3_open_batch(*args, verifier._ptr)
+        if rc:
+            _raise(rc, f"message {fail[0]} of the batch")
+        buf = bytes(_ffi.buffer(pt))
+        out = []
+        off = 0
+        for ln in ct_lens:
+            out.append(buf[off : off + ln])
+            off += ln
+        return out, bytes(_ffi.buffer(ck))
+
+
+NATIVE = NativeHotPath()
