@@ -1,0 +1,46 @@
+"""Test helpers: a pair of sessions and a manual clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pq3proto import Device, RekeyPolicy, Session
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Pair:
+    alice_device: Device
+    bob_device: Device
+    alice: Session
+    bob: Session
+
+
+def new_pair(
+    policy: RekeyPolicy | None = None,
+    clock: ManualClock | None = None,
+    first: bytes = b"hello",
+) -> Pair:
+    """Alice initiates to Bob; Bob accepts Alice's first message."""
+    bob_dev = Device.generate("mailto:bob@example.org", device_id=1)
+    alice_dev = Device.generate("tel:+15551234567", device_id=7)
+    alice = Session.initiate(
+        alice_dev, bob_dev.public_identity(), bob_dev.prekey_bundle(), policy=policy, clock=clock
+    )
+    bob, got = Session.accept(
+        bob_dev, alice_dev.public_identity(), alice.encrypt(first), policy=policy, clock=clock
+    )
+    assert got == first
+    return Pair(alice_dev, bob_dev, alice, bob)
