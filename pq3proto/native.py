@@ -31,8 +31,14 @@ from .message import SendingChain, sign_prehashed_deterministic
 from .primitives import P256PrivateKey
 from .wire import ParsedMessage
 
-__all__ = ["NATIVE", "NativeHotPath", "NativeSigner", "NativeVerifier", "available",
-           "unavailable_reason"]
+__all__ = [
+    "NATIVE",
+    "NativeHotPath",
+    "NativeSigner",
+    "NativeVerifier",
+    "available",
+    "unavailable_reason",
+]
 
 try:
     import _pq3proto_native as _ext
@@ -69,9 +75,7 @@ def _raise(rc: int, what: str) -> None:
     if rc == _lib.PQ3_ERR_AUTH:
         raise AuthenticationError(f"{what}: signature does not verify or is not canonical")
     if rc == _lib.PQ3_ERR_INDICATOR:
-        raise AuthenticationError(
-            f"{what}: key indicator does not match the derived message key"
-        )
+        raise AuthenticationError(f"{what}: key indicator does not match the derived message key")
     if rc == _lib.PQ3_ERR_LENGTH:
         raise MalformedInputError(f"{what}: a length does not fit the message format")
     if rc == _lib.PQ3_ERR_KEY:
@@ -214,8 +218,9 @@ class NativeHotPath:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[bytes, bytes]:
-        wires, ck = self._seal(chain_key, index, chain, auth_data, [plaintext], signer,
-                               deterministic)
+        wires, ck = self._seal(
+            chain_key, index, chain, auth_data, [plaintext], signer, deterministic
+        )
         return wires[0], ck
 
     def seal_batch(
@@ -228,8 +233,9 @@ class NativeHotPath:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[list[bytes], bytes]:
-        return self._seal(chain_key, first_index, chain, auth_data, plaintexts, signer,
-                          deterministic)
+        return self._seal(
+            chain_key, first_index, chain, auth_data, plaintexts, signer, deterministic
+        )
 
     def _seal(
         self,
@@ -260,9 +266,22 @@ class NativeHotPath:
         prehash = signer is not None and deterministic
         digests = _alloc("uint8_t[]", _DIGEST_SIZE * n) if prehash else _NULL
         tail = _bytes(chain.signature_tail)
-        args = (ctx, wire, total, ck, digests, _bytes(chain_key), first_index, header,
-                len(header), _bytes(chain.ecdh_public_key), tail, len(tail), auth_data,
-                len(auth_data))
+        args = (
+            ctx,
+            wire,
+            total,
+            ck,
+            digests,
+            _bytes(chain_key),
+            first_index,
+            header,
+            len(header),
+            _bytes(chain.ecdh_public_key),
+            tail,
+            len(tail),
+            auth_data,
+            len(auth_data),
+        )
         if n == 1:
             call_signer = _NULL if signer is None or prehash else signer._ptr
             if call_signer is _NULL:
@@ -339,9 +358,22 @@ class NativeHotPath:
         tail = _bytes(tail)
         ad = _bytes(msg.auth_data)
         args = (
-            ctx, pt, len(ct), ck, _bytes(key), int(is_message_key), msg.index, msg.indicator,
-            msg.header.ecdh_public_key if verifier is not None else _ZERO_POINT, tail,
-            len(tail), ad, len(ad), ct, len(ct), msg.signature,
+            ctx,
+            pt,
+            len(ct),
+            ck,
+            _bytes(key),
+            int(is_message_key),
+            msg.index,
+            msg.indicator,
+            msg.header.ecdh_public_key if verifier is not None else _ZERO_POINT,
+            tail,
+            len(tail),
+            ad,
+            len(ad),
+            ct,
+            len(ct),
+            msg.signature,
         )
         if verifier is None:
             rc = _lib.pq3_open(*args, _NULL)
@@ -387,10 +419,23 @@ class NativeHotPath:
         ck = _alloc("uint8_t[32]")
         fail = _ffi.new("size_t *")
         args = (
-            ctx, pt, len(pt), ck, fail, _bytes(chain_key), _ffi.new("uint32_t[]", indices),
-            indicators, points, tail, len(tail), b"".join(ads),
-            _ffi.new("size_t[]", [len(a) for a in ads]), b"".join(cts),
-            _ffi.new("size_t[]", ct_lens), sigs, n,
+            ctx,
+            pt,
+            len(pt),
+            ck,
+            fail,
+            _bytes(chain_key),
+            _ffi.new("uint32_t[]", indices),
+            indicators,
+            points,
+            tail,
+            len(tail),
+            b"".join(ads),
+            _ffi.new("size_t[]", [len(a) for a in ads]),
+            b"".join(cts),
+            _ffi.new("size_t[]", ct_lens),
+            sigs,
+            n,
         )
         if verifier is None:
             rc = _lib.pq3_open_batch(*args, _NULL)

@@ -1,0 +1,446 @@
+"""The C hot path against the pure-Python one (spec/03-ratchet.md §4).
+
+Owns: byte equality of native.NATIVE and message.PYTHON, cross-opening, failure mapping,
+and the sanitizer run of native/test_pq3native.c on records the Python path produces.
+Not: the protocol above one chain (ratchet tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import threading
+from pathlib import Path
+
+import pytest
+
+from pq3proto import errors, message, native, primitives
+from pq3proto.message import PYTHON, SendingChain
+from pq3proto.primitives import P256_ORDER, P256PrivateKey
+from pq3proto.wire import ChainHeader, ParsedMessage, parse_message, signature_body
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIVE_DIR = ROOT / "native"
+
+needs_native = pytest.mark.skipif(not native.available(), reason=native.unavailable_reason())
+NATIVE = native.NATIVE
+
+
+def test_native_required_when_ci_says_so() -> None:
+    if os.environ.get("PQ3PROTO_REQUIRE_NATIVE") != "1":
+        pytest.skip("PQ3PROTO_REQUIRE_NATIVE is not 1")
+    assert native.available(), native.unavailable_reason()
+
+
+def _rng(label: bytes) -> primitives.TestingOnlyDeterministicRandom:
+    return primitives.TestingOnlyDeterministicRandom(b"test_native " + label)
+
+
+def _chain(rng: primitives.TestingOnlyDeterministicRandom, rekey: bool = False) -> SendingChain:
+    eph = P256PrivateKey.generate(rng)
+    if rekey:  # a large header and tail: KEM fields are opaque bytes at this layer
+        header = ChainHeader(
+            eph.public,
+            kem_ciphertext=rng.random_bytes(1088),
+            kem_public_key=rng.random_bytes(1184),
+        )
+    else:
+        header = ChainHeader(eph.public)
+    tail = header.signature_tail(rng.random_bytes(150))
+    return SendingChain(header.encode(), tail, eph.public)
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[P256PrivateKey, P256PrivateKey]:
+    rng = _rng(b"keys")
+    return P256PrivateKey.generate(rng), P256PrivateKey.generate(rng)
+
+
+SIZES = [0, 1, 15, 16, 17, 140, 1000]
+
+
+# ── Equality ──────────────────────────────────────────────────────────────────────────
+
+
+@needs_native
+def test_chain_step_equal() -> None:
+    rng = _rng(b"step")
+    for _ in range(20):
+        ck = rng.random_bytes(32)
+        assert NATIVE.chain_step(ck) == PYTHON.chain_step(ck)
+
+
+@needs_native
+@pytest.mark.parametrize("rekey", [False, True])
+@pytest.mark.parametrize("size", SIZES)
+def test_seal_unsigned_equal(size: int, rekey: bool) -> None:
+    rng = _rng(b"seal %d" % size)
+    chain = _chain(rng, rekey)
+    ck = rng.random_bytes(32)
+    pt = rng.random_bytes(size)
+    for index, ad in [(0, b""), (7, b"ad"), (0xFFFF_FFFF, rng.random_bytes(300))]:
+        assert NATIVE.seal(ck, index, chain, ad, pt, None) == PYTHON.seal(
+            ck, index, chain, ad, pt, None
+        )
+
+
+@needs_native
+@pytest.mark.parametrize("size", [0, 140, 5000])
+def test_seal_deterministic_signed_identical(size: int, keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"det %d" % size)
+    key = P256PrivateKey.from_scalar(keys[0].scalar())
+    chain = _chain(rng, rekey=size == 140)
+    ck = rng.random_bytes(32)
+    pt = rng.random_bytes(size)
+    signer = NATIVE.signer(key)
+    got = NATIVE.seal(ck, 3, chain, b"x", pt, signer, deterministic=True)
+    assert got == PYTHON.seal(ck, 3, chain, b"x", pt, key, deterministic=True)
+    pts = [rng.random_bytes(n) for n in (0, 140, 33)]
+    assert NATIVE.seal_batch(ck, 9, chain, b"", pts, signer, True) == PYTHON.seal_batch(
+        ck, 9, chain, b"", pts, key, True
+    )
+
+
+@needs_native
+def test_cross_open_random_signatures(keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"cross")
+    key = keys[0]
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    n_signer, n_verifier = NATIVE.signer(key), NATIVE.verifier(key.public)
+    p_verifier = PYTHON.verifier(key.public)
+    for size in SIZES:
+        pt = rng.random_bytes(size)
+        wire_n, next_n = NATIVE.seal(ck, 4, chain, b"ad", pt, n_signer)
+        wire_p, next_p = PYTHON.seal(ck, 4, chain, b"ad", pt, key)
+        assert next_n == next_p
+        assert wire_n[:-64] == wire_p[:-64]
+        for wire in (wire_n, wire_p):
+            msg = parse_message(wire)
+            expect = (pt, next_p)
+            assert PYTHON.open(ck, False, msg, chain.signature_tail, p_verifier) == expect
+            assert NATIVE.open(ck, False, msg, chain.signature_tail, n_verifier) == expect
+            NATIVE.verify(msg, chain.signature_tail, n_verifier)
+            mk, _ = PYTHON.chain_step(ck)
+            got = NATIVE.open(mk, True, msg, chain.signature_tail, n_verifier)
+            assert got == (pt, None)
+
+
+@needs_native
+@pytest.mark.parametrize("signed", [False, True])
+def test_batches_equal(signed: bool, keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"batch")
+    key = keys[1]
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    pts = [rng.random_bytes(n) for n in (140, 0, 1, 17, 140, 999, 140)]
+    signer = NATIVE.signer(key) if signed else None
+    wires, next_ck = NATIVE.seal_batch(ck, 100, chain, b"a", pts, signer)
+    p_wires, p_next = PYTHON.seal_batch(ck, 100, chain, b"a", pts, key if signed else None)
+    assert next_ck == p_next
+    assert [w[:-64] for w in wires] == [w[:-64] for w in p_wires]
+    if not signed:
+        assert wires == p_wires
+    msgs = [parse_message(w) for w in wires]
+    n_ver = NATIVE.verifier(key.public) if signed else None
+    p_ver = PYTHON.verifier(key.public) if signed else None
+    assert NATIVE.open_batch(ck, msgs, chain.signature_tail, n_ver) == (pts, next_ck)
+    assert PYTHON.open_batch(ck, msgs, chain.signature_tail, p_ver) == (pts, next_ck)
+    assert NATIVE.seal_batch(ck, 0, chain, b"", [], signer) == ([], ck)
+    assert NATIVE.open_batch(ck, [], b"", n_ver) == ([], ck)
+
+
+# ── Failures ──────────────────────────────────────────────────────────────────────────
+
+
+def _tampered(msg: ParsedMessage) -> list[tuple[str, ParsedMessage]]:
+    def flip(b: bytes, at: int) -> bytes:
+        return b[:at] + bytes((b[at] ^ 1,)) + b[at + 1 :]
+
+    s = int.from_bytes(msg.signature[32:], "big")
+    high_s = msg.signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
+    header = dataclasses.replace(msg.header, ecdh_public_key=flip(msg.header.ecdh_public_key, 9))
+    out = [
+        ("index", dataclasses.replace(msg, index=msg.index + 1)),
+        ("indicator", dataclasses.replace(msg, indicator=flip(msg.indicator, 0))),
+        ("auth data", dataclasses.replace(msg, auth_data=flip(msg.auth_data, 1))),
+        ("ciphertext", dataclasses.replace(msg, ciphertext=flip(msg.ciphertext, 70))),
+        ("r", dataclasses.replace(msg, signature=flip(msg.signature, 5))),
+        ("s", dataclasses.replace(msg, signature=flip(msg.signature, 60))),
+        ("high s", dataclasses.replace(msg, signature=high_s)),
+        ("r zero", dataclasses.replace(msg, signature=bytes(32) + msg.signature[32:])),
+        (
+            "r = n",
+            dataclasses.replace(msg, signature=P256_ORDER.to_bytes(32, "big") + msg.signature[32:]),
+        ),
+        ("ecdhPK", dataclasses.replace(msg, header=header)),
+        ("short signature", dataclasses.replace(msg, signature=msg.signature[:63])),
+    ]
+    return out
+
+
+@needs_native
+def test_every_tamper_is_an_authentication_error(keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"tamper")
+    key = keys[0]
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    wire, _ = PYTHON.seal(ck, 12, chain, b"auth", rng.random_bytes(140), key)
+    msg = parse_message(wire)
+    n_ver, p_ver = NATIVE.verifier(key.public), PYTHON.verifier(key.public)
+    tail = chain.signature_tail
+    for name, bad in [*_tampered(msg), ("tail", msg)]:
+        t = tail + b"!" if name == "tail" else tail
+        for path, ver in ((NATIVE, n_ver), (PYTHON, p_ver)):
+            with pytest.raises(errors.AuthenticationError):
+                path.open(ck, False, bad, t, ver)
+        with pytest.raises(errors.AuthenticationError):
+            NATIVE.verify(bad, t, n_ver)
+        with pytest.raises(errors.AuthenticationError):
+            NATIVE.open_batch(ck, [msg, bad] if name != "tail" else [bad], t, n_ver)
+
+
+@needs_native
+def test_indicator_and_wrong_key(keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"indicator")
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    wire, _ = PYTHON.seal(ck, 0, chain, b"", rng.random_bytes(140), None)
+    msg = parse_message(wire)
+    wrong = rng.random_bytes(32)
+    for path in (NATIVE, PYTHON):
+        with pytest.raises(errors.AuthenticationError, match="indicator"):
+            path.open(wrong, False, msg, b"", None)
+        with pytest.raises(errors.AuthenticationError, match="indicator"):
+            path.open(ck, True, msg, b"", None)  # the chain key is not the message key
+    bad = dataclasses.replace(msg, indicator=bytes(32))
+    with pytest.raises(errors.AuthenticationError, match="message 1 of the batch"):
+        NATIVE.open_batch(ck, [msg, bad], b"", None)
+
+
+@needs_native
+def test_bad_lengths_and_keys(keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"lengths")
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    with pytest.raises(errors.MalformedInputError):
+        NATIVE.chain_step(ck[:31])
+    with pytest.raises(errors.MalformedInputError):
+        NATIVE.seal(ck + b"x", 0, chain, b"", b"", None)
+    for index in (-1, 1 << 32):
+        with pytest.raises(errors.MalformedInputError):
+            NATIVE.seal(ck, index, chain, b"", b"", None)
+    with pytest.raises(errors.MalformedInputError):
+        NATIVE.seal_batch(ck, 0xFFFF_FFFF, chain, b"", [b"a", b"b"], None)
+    bad_chain = dataclasses.replace(chain, ecdh_public_key=chain.ecdh_public_key[:64])
+    with pytest.raises(errors.MalformedInputError):
+        NATIVE.seal(ck, 0, bad_chain, b"", b"", None)
+    with pytest.raises(errors.InvalidKeyError):
+        NATIVE.verifier(b"\x04" + bytes(64))
+    with pytest.raises(errors.InvalidKeyError):
+        NATIVE.verifier(keys[0].public[:33])
+    with pytest.raises(errors.InvalidKeyError):
+        PYTHON.verifier(b"\x04" + bytes(64))
+
+
+@needs_native
+def test_return_codes_map_in_one_place() -> None:
+    lib = native._lib
+    expected = {
+        lib.PQ3_ERR_AUTH: errors.AuthenticationError,
+        lib.PQ3_ERR_INDICATOR: errors.AuthenticationError,
+        lib.PQ3_ERR_LENGTH: errors.MalformedInputError,
+        lib.PQ3_ERR_KEY: errors.InvalidKeyError,
+        lib.PQ3_ERR_ARGUMENT: errors.MisuseError,
+        lib.PQ3_ERR_INTERNAL: errors.PQ3Error,
+    }
+    for rc, cls in expected.items():
+        with pytest.raises(cls) as info:
+            native._raise(rc, "x")
+        assert type(info.value) is cls
+
+
+@needs_native
+def test_hot_path_selection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PQ3PROTO_NATIVE", "1")
+    assert message.hot_path() is NATIVE
+    monkeypatch.setenv("PQ3PROTO_NATIVE", "0")
+    assert message.hot_path() is PYTHON
+    monkeypatch.delenv("PQ3PROTO_NATIVE")
+    assert message.hot_path() is NATIVE
+
+
+def test_unavailable_is_explained() -> None:
+    assert native.available() == (native.unavailable_reason() == "")
+
+
+@needs_native
+def test_threads_share_nothing_unsafe(keys: tuple[P256PrivateKey, ...]) -> None:
+    rng = _rng(b"threads")
+    chain = _chain(rng)
+    ck = rng.random_bytes(32)
+    pts = [rng.random_bytes(140) for _ in range(20)]
+    expect = PYTHON.seal_batch(ck, 0, chain, b"", pts, None)
+    shared_signer = NATIVE.signer(keys[0])
+    verifier = PYTHON.verifier(keys[0].public)
+    problems: list[str] = []
+
+    def work() -> None:
+        own_signer = NATIVE.signer(keys[0])
+        for _ in range(5):
+            if NATIVE.seal_batch(ck, 0, chain, b"", pts, None) != expect:
+                problems.append("unsigned batch differs")
+            for s in (own_signer, shared_signer):
+                wire, _ = NATIVE.seal(ck, 0, chain, b"", pts[0], s)
+                m = parse_message(wire)
+                body = signature_body(
+                    m.ciphertext, b"", m.indicator, chain.ecdh_public_key, 0, chain.signature_tail
+                )
+                try:
+                    verifier.verify(body, m.signature)
+                except errors.PQ3Error as exc:
+                    problems.append(repr(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
+
+
+# ── Sanitizer harness ─────────────────────────────────────────────────────────────────
+
+
+def _hex(b: bytes) -> str:
+    return b.hex() or "-"
+
+
+def _records(keys: tuple[P256PrivateKey, ...]) -> str:
+    rng = _rng(b"harness")
+    key = keys[0]
+    lines = []
+    for _ in range(5):
+        ck = rng.random_bytes(32)
+        mk, nck = PYTHON.chain_step(ck)
+        lines.append(f"step {ck.hex()} {mk.hex()} {nck.hex()}")
+    for rekey in (False, True):
+        chain = _chain(rng, rekey)
+        for size, ad in [
+            (0, b""),
+            (1, b"a"),
+            (16, b""),
+            (140, b"ad"),
+            (1000, rng.random_bytes(70)),
+        ]:
+            ck = rng.random_bytes(32)
+            index = size * 1000 + 3
+            pt = rng.random_bytes(size)
+            wire, nck = PYTHON.seal(ck, index, chain, ad, pt, None)
+            m = parse_message(wire)
+            body = signature_body(
+                m.ciphertext, ad, m.indicator, chain.ecdh_public_key, index, chain.signature_tail
+            )
+            digest = hashlib.sha256(body).digest()
+            fields = [
+                ck,
+                chain.header_bytes,
+                chain.ecdh_public_key,
+                chain.signature_tail,
+                ad,
+                pt,
+                wire,
+                nck,
+                digest,
+                key.scalar(),
+                key.public,
+            ]
+            h = [_hex(f) for f in fields]
+            lines.append(f"seal {h[0]} {index} " + " ".join(h[1:]))
+            signed, _ = PYTHON.seal(ck, index, chain, ad, pt, key, deterministic=True)
+            sm = parse_message(signed)
+            mk, _ = PYTHON.chain_step(ck)
+            for is_mk, k in ((0, ck), (1, mk)):
+                fields = [
+                    sm.indicator,
+                    chain.ecdh_public_key,
+                    chain.signature_tail,
+                    ad,
+                    sm.ciphertext,
+                    sm.signature,
+                    key.public,
+                    pt,
+                    nck,
+                ]
+                lines.append(f"open {k.hex()} {is_mk} {index} " + " ".join(_hex(f) for f in fields))
+        for n in (1, 2, 5):
+            ck = rng.random_bytes(32)
+            pts = [rng.random_bytes(s) for s in [140, 0, 33, 1, 200][:n]]
+            ad = rng.random_bytes(n)
+            wires, nck = PYTHON.seal_batch(ck, 40, chain, ad, pts, None)
+            head = [
+                chain.header_bytes,
+                chain.ecdh_public_key,
+                chain.signature_tail,
+                ad,
+                key.scalar(),
+                key.public,
+            ]
+            lines.append(
+                f"batch {ck.hex()} 40 "
+                + " ".join(_hex(f) for f in head)
+                + f" {n} "
+                + " ".join(_hex(p) for p in pts)
+                + f" {_hex(b''.join(wires))} {nck.hex()}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _openssl_headers() -> bool:
+    inc = sysconfig.get_config_var("INCLUDEDIR") or "/usr/include"
+    return any((Path(d) / "openssl" / "evp.h").exists() for d in (inc, "/usr/include"))
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.skipif(not _openssl_headers(), reason="OpenSSL headers (libssl-dev) are missing")
+def test_sanitizer_harness(tmp_path: Path, keys: tuple[P256PrivateKey, ...]) -> None:
+    exe = tmp_path / "test_pq3native"
+    cmd = [
+        "gcc",
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wpedantic",
+        "-O1",
+        "-g",
+        "-fsanitize=address,undefined",
+        "-fno-omit-frame-pointer",
+        "-fno-sanitize-recover=undefined",
+        f"-I{NATIVE_DIR}",
+        str(NATIVE_DIR / "test_pq3native.c"),
+        str(NATIVE_DIR / "pq3native.c"),
+        "-o",
+        str(exe),
+        "-lcrypto",
+    ]
+    build = subprocess.run(cmd, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    records = tmp_path / "records.txt"
+    records.write_text(_records(keys))
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0"
+    env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
+    run = subprocess.run(
+        [str(exe), str(records)], capture_output=True, text=True, env=env, timeout=300
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report
+    assert "runtime error" not in report and "Sanitizer" not in report, report
+    assert " 0 failures" in run.stdout, report
+    print(run.stdout, file=sys.stderr)
