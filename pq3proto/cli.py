@@ -47,7 +47,7 @@ def run_demo(messages: int, seed: int | None, policy: RekeyPolicy, turn_mean: fl
     if got != first:
         print("first message did not decrypt", file=sys.stderr)
         return 1
-    sender, receiver = b, a
+    sender, receiver = a, b
     turns = 1
     for _ in range(messages - 1):
         if rng.random() < 1.0 / turn_mean:
@@ -65,7 +65,8 @@ def run_demo(messages: int, seed: int | None, policy: RekeyPolicy, turn_mean: fl
     print("pq3proto demo: alice (tel:+15551234567#7) <-> bob (mailto:bob@example.org#1)")
     print(f"  path {hot_path().name}, KEM backend {kem.get_backend().name}, "
           f"policy {policy.describe()}")
-    print(f"  messages            {sent} (all decrypted and checked), {turns} turns")
+    print(f"  messages            {sent} (all decrypted and checked), {turns} turns "
+          "(runs of messages in one direction)")
     print(f"  ECDH ratchet steps  {sa.ecdh_ratchets} seen by alice, {sb.ecdh_ratchets} by bob")
     print(f"  PQ rekeys           {sa.pq_rekeys} (ML-KEM-768 secrets mixed into the root key)")
     print(f"  wire bytes/message  {wire / sent:.1f} mean; plaintext {plain / sent:.1f}; "
