@@ -298,7 +298,9 @@ def find_liboqs() -> Path | str | None:
         found = ctypes.util.find_library(name)
         if found:
             candidates.append(found)
-    prefix = Path(os.environ.get("OQS_INSTALL_PATH") or Path.home() / "_oqs")
+    # Exactly liboqs-python's rule: a set-but-empty OQS_INSTALL_PATH is the current directory.
+    install = os.environ.get("OQS_INSTALL_PATH")
+    prefix = Path(install) if install is not None else Path.home() / "_oqs"
     system = platform.system()
     if system == "Windows":
         candidates += [prefix / "bin" / f"{n}.dll" for n in ("oqs", "liboqs")]
