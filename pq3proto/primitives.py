@@ -97,16 +97,24 @@ def hmac_sha384(key: bytes, data: bytes) -> bytes:
     return hmac.digest(key, data, "sha384")
 
 
+_DIGEST_SIZES = {"sha384": 48, "sha256": 32, "sha512": 64, "sha1": 20}
+
+
+def _digest_size(hash_name: str) -> int:
+    size = _DIGEST_SIZES.get(hash_name)
+    return size if size is not None else hashlib.new(hash_name).digest_size
+
+
 def hkdf_extract(salt: bytes | None, ikm: bytes, hash_name: str = "sha384") -> bytes:
     """HKDF-Extract (RFC 5869 §2.2), SHA-384 unless told; an absent salt is HashLen zeros."""
     if salt is None:
-        salt = bytes(hashlib.new(hash_name).digest_size)
+        salt = bytes(_digest_size(hash_name))
     return hmac.digest(salt, ikm, hash_name)
 
 
 def hkdf_expand(prk: bytes, info: bytes, length: int, hash_name: str = "sha384") -> bytes:
     """HKDF-Expand (RFC 5869 §2.3), SHA-384 unless told (other hashes serve known answers)."""
-    if not 0 < length <= 255 * hashlib.new(hash_name).digest_size:
+    if not 0 < length <= 255 * _digest_size(hash_name):
         raise ValueError("HKDF-Expand length out of range")
     out = b""
     block = b""

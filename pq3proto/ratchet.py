@@ -25,7 +25,8 @@ PQ rekey, seen from one party (A); B is symmetric:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from . import kem
 from .constants import (
@@ -47,6 +48,21 @@ from .primitives import P256PrivateKey, RandomSource
 from .wire import ChainHeader, ParsedMessage
 
 ChainStep = Callable[[bytes], tuple[bytes, bytes]]
+_T = TypeVar("_T")
+
+
+def evolve(value: _T, **changes: Any) -> _T:
+    """A copy of a frozen state value with some fields changed; the original is untouched.
+
+    dataclasses.replace re-runs __init__ over every field (about 10 µs for RatchetState);
+    copying the instance dict is a tenth of that, which matters on the per-message path.
+    Only for this package's plain frozen dataclasses (no __post_init__, no slots).
+    """
+    new = object.__new__(type(value))
+    d = dict(value.__dict__)
+    d.update(changes)
+    object.__setattr__(new, "__dict__", d)
+    return new
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +152,7 @@ def start_sending_chain(
     if not state.expect_kem and policy.due(since, now - last):
         seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM768, rng)
     header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
-    new_state = replace(
+    new_state = evolve(
         state,
         root_key=rk,
         my_ecdh=new_key.scalar(),
@@ -158,7 +174,7 @@ def after_send(state: RatchetState, next_chain_key: bytes) -> RatchetState:
     """Advance my sending chain by one message."""
     assert state.sending is not None
     chain = SendChain(state.sending.header, next_chain_key, state.sending.next_index + 1)
-    return replace(state, sending=chain, messages_since_pq=state.messages_since_pq + 1)
+    return evolve(state, sending=chain, messages_since_pq=state.messages_since_pq + 1)
 
 
 # ── Receive side ────────────────────────────────────────────────────────────────────────
@@ -239,7 +255,7 @@ def _receive_ecdh_step(
     since, last = state.messages_since_pq, state.last_pq_time
     if kem_ss is not None:
         since, last = 0, now
-    new_state = replace(
+    new_state = evolve(
         state,
         root_key=rk,
         peer_point=header.ecdh_public_key,
@@ -268,7 +284,7 @@ def _plan_in_chain(
         skipped = {k: v for k, v in state.skipped.items() if k != (chain.peer_point, index)}
 
         def commit_skipped(_: bytes | None) -> RatchetState:
-            return replace(
+            return evolve(
                 state, skipped=skipped, messages_since_pq=state.messages_since_pq + 1
             )
 
@@ -293,7 +309,7 @@ def _plan_in_chain(
         assert next_ck is not None
         receiving = list(state.receiving)
         receiving[pos] = ReceiveChain(chain.peer_point, next_ck, index + 1)
-        return replace(
+        return evolve(
             state,
             receiving=tuple(receiving),
             skipped=new_skipped if new_skipped is not None else state.skipped,
@@ -315,6 +331,6 @@ def commit_fast_receive(state: RatchetState, pos: int, next_chain_key: bytes) ->
     chain = state.receiving[pos]
     receiving = list(state.receiving)
     receiving[pos] = ReceiveChain(chain.peer_point, next_chain_key, chain.next_index + 1)
-    return replace(
+    return evolve(
         state, receiving=tuple(receiving), messages_since_pq=state.messages_since_pq + 1
     )

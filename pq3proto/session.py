@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from . import kem
@@ -32,6 +32,7 @@ from .ratchet import (
     SendChain,
     after_send,
     commit_fast_receive,
+    evolve,
     fast_receive_chain,
     plan_receive,
     start_sending_chain,
@@ -53,12 +54,25 @@ class SessionStats:
     wire_bytes: int = 0
     plaintext_bytes: int = 0
 
-    def _after(self, effects: Effects, **delta: int) -> SessionStats:
-        values = {k: getattr(self, k) + v for k, v in delta.items()}
-        if effects is not NO_EFFECTS:
-            values["ecdh_ratchets"] = self.ecdh_ratchets + int(effects.ecdh_step)
-            values["pq_rekeys"] = self.pq_rekeys + int(effects.pq_mixed)
-        return replace(self, **values)
+    def after_send(self, effects: Effects, wire_bytes: int, plaintext_bytes: int) -> SessionStats:
+        return SessionStats(
+            self.sent + 1,
+            self.received,
+            self.ecdh_ratchets + effects.ecdh_step,
+            self.pq_rekeys + effects.pq_mixed,
+            self.wire_bytes + wire_bytes,
+            self.plaintext_bytes + plaintext_bytes,
+        )
+
+    def after_receive(self, effects: Effects) -> SessionStats:
+        return SessionStats(
+            self.sent,
+            self.received + 1,
+            self.ecdh_ratchets + effects.ecdh_step,
+            self.pq_rekeys + effects.pq_mixed,
+            self.wire_bytes,
+            self.plaintext_bytes,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,10 +302,8 @@ class Session:
             self._signer,
             self._rng.deterministic,
         )
-        stats = st.stats._after(
-            effects, sent=1, wire_bytes=len(wire), plaintext_bytes=len(plaintext)
-        )
-        self._state = replace(st, ratchet=after_send(r, next_ck), stats=stats)
+        stats = st.stats.after_send(effects, len(wire), len(plaintext))
+        self._state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
         return wire
 
     def decrypt(self, wire: bytes) -> bytes:
@@ -319,7 +331,7 @@ class Session:
             plan = plan_receive(r, msg, self._dst_recv, self._clock(), self._hot.chain_step)
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
-        self._state = replace(st, ratchet=new_r, stats=st.stats._after(effects, received=1))
+        self._state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
         return pt, msg.auth_data
 
     def _chain_context(self, header: ChainHeader) -> SendingChain:
