@@ -1,0 +1,863 @@
+"""The `pq3proto bench` command: messages per second that say exactly what they count.
+
+Owns: the workloads (symmetric, full, pingpong, fanout), their timing loops, the ECDSA floor
+of the full workload, running N worker processes, the --compare run on the Python path, the
+human summary, and the JSON result (schema "pq3proto-bench/1", described in
+benchmarks/README.md).
+Not: per-operation micro-benchmarks (benchmarks/, pytest-benchmark), protocol code, or the
+C path: everything runs through Session and the HotPath interface the session would use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import queue as queue_mod
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from .benchmarks_support import (
+    Progress,
+    check_path,
+    latency_stats,
+    load_average,
+    machine_info,
+    make_pair,
+    make_pair_between,
+    one_way_chain,
+    rate_stats,
+    resolve_path,
+    revision_info,
+    selected_path,
+)
+from .errors import MisuseError, PQ3Error
+from .identity import Device
+from .message import hot_path
+from .policy import RekeyPolicy
+from .primitives import P256PrivateKey, Verifier
+from .session import Session, SessionStats
+from .wire import parse_message, signature_body
+
+__all__ = ["SCHEMA", "WORKLOADS", "BenchSpec", "add_parser", "run_bench"]
+
+SCHEMA = "pq3proto-bench/1"
+WORKLOADS = ("symmetric", "full", "pingpong", "fanout")
+DEFAULT_MESSAGES = {"symmetric": 200_000, "full": 10_000, "pingpong": 4_000, "fanout": 2_000}
+_PAYLOAD_POOL = 64  # distinct payloads cycled through by every workload
+_TICK = 256  # messages between progress updates in the per-message loops
+
+Tick = Callable[[int], None]
+
+
+def _no_tick(_: int) -> None:
+    return None
+
+
+# ── What one run is ────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    """Everything a worker needs to build and run one workload; picklable."""
+
+    workload: str
+    path: str  # resolved: "native" or "python"
+    messages: int
+    payload: int = 140
+    policy: str = "default"
+    turn_rate: float = 0.1
+    recipients: int = 5
+    batch: int = 64
+    include_parse: bool = False
+    seed: int = 1
+    warmup: int = 0
+
+    def effective_turn_rate(self) -> float:
+        """pingpong turns on every message; fanout is a one-way stream."""
+        if self.workload == "pingpong":
+            return 1.0
+        if self.workload == "fanout":
+            return 0.0
+        return self.turn_rate
+
+
+@dataclass
+class Rep:
+    """One repetition in one worker: counted messages, timed seconds, samples, events."""
+
+    messages: int
+    elapsed_s: float  # the timed protocol work only (sum of timed sections)
+    wall_s: float  # the whole loop, harness included
+    cpu_s: float  # process CPU time over the loop
+    latencies_ns: list[int] = field(repr=False)
+    events: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Runner(Protocol):
+    def run(self, n: int, tick: Tick) -> Rep: ...
+
+
+def describe_counts(spec: BenchSpec) -> str:
+    """The exact definition of one counted message for this spec (summary and JSON)."""
+    p = f"{spec.payload}-byte payload"
+    if spec.workload == "symmetric":
+        parse = (
+            "wire parsing (parse_message) included"
+            if spec.include_parse
+            else "wire parsing excluded from the timed work (timed separately: "
+            "results.parse_us_per_message)"
+        )
+        return (
+            f"one message = seal by the sender + open by the receiver, {p}, signatures off "
+            f"(signer=None, verifier=None): HotPath.seal_batch/open_batch in batches of "
+            f"{spec.batch} on one chain of a real session; both sides' work in the same "
+            f"process, a message counted once, when the receiver has opened it; {parse}; "
+            "session start excluded"
+        )
+    if spec.workload == "fanout":
+        return (
+            f"one delivery = Session.encrypt by the sender + Session.decrypt (parse, verify, "
+            f"ratchet, decrypt) by one of {spec.recipients} recipient devices, signatures on, "
+            f"{p}, one-way stream; messages_per_second counts deliveries, "
+            f"results.user_messages_per_second counts user messages (= deliveries / "
+            f"{spec.recipients}); session starts excluded"
+        )
+    turns = (
+        "a direction change on every message"
+        if spec.workload == "pingpong"
+        else f"direction changes with probability {spec.turn_rate:g} per message"
+    )
+    return (
+        f"one message = Session.encrypt by the sender + Session.decrypt (parse, verify, "
+        f"ratchet, decrypt) by the receiver, signatures on (ECDSA P-256 sign + verify), {p}; "
+        f"{turns} (each an ECDH step on both sides), PQ rekeys under policy "
+        f"'{spec.policy}'; both sides' work in the same process; session start excluded"
+    )
+
+
+def _payloads(size: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    return [rng.randbytes(size) for _ in range(_PAYLOAD_POOL)]
+
+
+def _stats_delta(after: SessionStats, before: SessionStats) -> dict[str, int]:
+    a, b = asdict(after), asdict(before)
+    return {k: int(a[k] - b[k]) for k in a}
+
+
+def _mismatch() -> PQ3Error:
+    return PQ3Error("benchmark: an opened message differs from what was sent")
+
+
+# ── Workloads ──────────────────────────────────────────────────────────────────────────
+
+
+class SymmetricRunner:
+    """A steady one-way stream on one chain through HotPath batches, signatures off."""
+
+    def __init__(self, spec: BenchSpec) -> None:
+        self.spec = spec
+        self.hot = hot_path()
+        check_path(self.hot, spec.path)
+        alice, bob = make_pair(RekeyPolicy.parse(spec.policy))
+        ow = one_way_chain(bob, alice)  # bob replied last: his chain is live, alice in step
+        self.chain = ow.chain
+        self.tail = ow.tail
+        self.send_key = ow.send_key
+        self.receive_key = ow.receive_key
+        self.index = ow.next_index
+        pool = _payloads(spec.payload, spec.seed)
+        self.batch = [pool[i % _PAYLOAD_POOL] for i in range(spec.batch)]
+
+    def run(self, n: int, tick: Tick) -> Rep:
+        seal, open_batch = self.hot.seal_batch, self.hot.open_batch
+        chain, tail = self.chain, self.tail
+        include_parse = self.spec.include_parse
+        ck_s, ck_r, index = self.send_key, self.receive_key, self.index
+        clock = time.perf_counter_ns
+        lat: list[int] = []
+        timed = parse_ns = 0
+        done = 0
+        c0, w0 = time.process_time(), clock()
+        while done < n:
+            k = min(len(self.batch), n - done)
+            pts = self.batch if k == len(self.batch) else self.batch[:k]
+            t0 = clock()
+            wires, ck_s = seal(ck_s, index, chain, b"", pts, None)
+            t1 = clock()
+            msgs = [parse_message(w) for w in wires]
+            t2 = clock()
+            out, ck_r = open_batch(ck_r, msgs, tail, None)
+            t3 = clock()
+            if out != pts:
+                raise _mismatch()
+            work = (t1 - t0) + (t3 - t2) + ((t2 - t1) if include_parse else 0)
+            lat.append(work // k)
+            timed += work
+            parse_ns += t2 - t1
+            index += k
+            done += k
+            tick(k)
+        wall = clock() - w0
+        cpu = time.process_time() - c0
+        self.send_key, self.receive_key, self.index = ck_s, ck_r, index
+        return Rep(
+            messages=done,
+            elapsed_s=timed / 1e9,
+            wall_s=wall / 1e9,
+            cpu_s=cpu,
+            latencies_ns=lat,
+            extra={"parse_s": parse_ns / 1e9},
+        )
+
+
+class ConversationRunner:
+    """Two sessions talking through Session.encrypt/decrypt; turns at a given rate."""
+
+    def __init__(self, spec: BenchSpec) -> None:
+        self.spec = spec
+        alice, bob = make_pair(RekeyPolicy.parse(spec.policy))
+        check_path(hot_path(), spec.path)
+        self.a, self.b = alice, bob
+        self.sender, self.receiver = bob, alice  # bob replied last
+        self.rng = random.Random(spec.seed)
+        self.pool = _payloads(spec.payload, spec.seed)
+
+    def run(self, n: int, tick: Tick) -> Rep:
+        rate = self.spec.effective_turn_rate()
+        rnd = self.rng.random
+        turns = [rate >= 1.0 or rnd() < rate for _ in range(n)]
+        s, r = self.sender, self.receiver
+        before_a, before_b = self.a.stats, self.b.stats
+        pool = self.pool
+        clock = time.perf_counter_ns
+        lat = [0] * n
+        n_turns = 0
+        c0, w0 = time.process_time(), clock()
+        for i in range(n):
+            if turns[i]:
+                s, r = r, s
+                n_turns += 1
+            pt = pool[i % _PAYLOAD_POOL]
+            t0 = clock()
+            out = r.decrypt(s.encrypt(pt))
+            t1 = clock()
+            if out != pt:
+                raise _mismatch()
+            lat[i] = t1 - t0
+            if i % _TICK == _TICK - 1:
+                tick(_TICK)
+        wall = clock() - w0
+        cpu = time.process_time() - c0
+        tick(n % _TICK)
+        self.sender, self.receiver = s, r
+        da = _stats_delta(self.a.stats, before_a)
+        db = _stats_delta(self.b.stats, before_b)
+        events = {
+            "direction_changes": n_turns,
+            "ecdh_steps_both_sides": da["ecdh_ratchets"] + db["ecdh_ratchets"],
+            "pq_secrets_mixed_both_sides": da["pq_rekeys"] + db["pq_rekeys"],
+            "wire_bytes": da["wire_bytes"] + db["wire_bytes"],
+            "plaintext_bytes": da["plaintext_bytes"] + db["plaintext_bytes"],
+        }
+        return Rep(n, sum(lat) / 1e9, wall / 1e9, cpu, lat, events)
+
+
+class FanoutRunner:
+    """One sender device, N recipient devices, each user message sealed N times."""
+
+    def __init__(self, spec: BenchSpec) -> None:
+        self.spec = spec
+        policy = RekeyPolicy.parse(spec.policy)
+        sender = Device.generate("tel:+15551234567", device_id=7)
+        self.pairs: list[tuple[Session, Session]] = []
+        for i in range(spec.recipients):
+            rcpt = Device.generate(f"mailto:recipient{i}@example.org", device_id=100 + i)
+            self.pairs.append(make_pair_between(sender, rcpt, policy))
+        check_path(hot_path(), spec.path)
+        self.pool = _payloads(spec.payload, spec.seed)
+
+    def run(self, n: int, tick: Tick) -> Rep:
+        pairs, pool = self.pairs, self.pool
+        before = [(a.stats, b.stats) for a, b in pairs]
+        clock = time.perf_counter_ns
+        lat = [0] * n
+        c0, w0 = time.process_time(), clock()
+        for i in range(n):
+            pt = pool[i % _PAYLOAD_POOL]
+            t0 = clock()
+            for s, r in pairs:
+                if r.decrypt(s.encrypt(pt)) != pt:
+                    raise _mismatch()
+            lat[i] = clock() - t0
+            if i % _TICK == _TICK - 1:
+                tick(_TICK * len(pairs))
+        wall = clock() - w0
+        cpu = time.process_time() - c0
+        tick((n % _TICK) * len(pairs))
+        ecdh = wire = 0
+        for (a, b), (ba, bb) in zip(pairs, before, strict=True):
+            da, db = _stats_delta(a.stats, ba), _stats_delta(b.stats, bb)
+            ecdh += da["ecdh_ratchets"] + db["ecdh_ratchets"]
+            wire += da["wire_bytes"]
+        deliveries = n * len(pairs)
+        # One sample per user message: all N deliveries of it.
+        return Rep(
+            deliveries,
+            sum(lat) / 1e9,
+            wall / 1e9,
+            cpu,
+            lat,
+            {"user_messages": n, "ecdh_steps_both_sides": ecdh, "wire_bytes": wire},
+        )
+
+
+def make_runner(spec: BenchSpec) -> Runner:
+    """Build (and set up, untimed) the runner of a workload on the current path."""
+    if spec.workload == "symmetric":
+        return SymmetricRunner(spec)
+    if spec.workload in ("full", "pingpong"):
+        return ConversationRunner(spec)
+    if spec.workload == "fanout":
+        return FanoutRunner(spec)
+    raise MisuseError(f"unknown workload {spec.workload!r}: one of {', '.join(WORKLOADS)}")
+
+
+# ── Running: in this process, or N worker processes ────────────────────────────────────
+
+
+def _run_local(spec: BenchSpec, reps: int, progress: Progress) -> list[list[Rep]]:
+    with selected_path(spec.path):
+        runner = make_runner(spec)
+        if spec.warmup:
+            runner.run(spec.warmup, _no_tick)
+        return [[runner.run(spec.messages, progress.advance) for _ in range(reps)]]
+
+
+def _worker_main(
+    spec: BenchSpec,
+    reps: int,
+    barrier: Any,
+    counter: Any,
+    results: Any,
+    worker_id: int,
+) -> None:
+    """One worker process: its own conversation(s), repetitions started together."""
+
+    def tick(k: int) -> None:
+        with counter.get_lock():
+            counter.value += k
+
+    try:
+        with selected_path(spec.path):
+            runner = make_runner(replace(spec, seed=spec.seed + worker_id))
+            if spec.warmup:
+                runner.run(spec.warmup, _no_tick)
+            out = []
+            for _ in range(reps):
+                barrier.wait()
+                out.append(runner.run(spec.messages, tick))
+        results.put((worker_id, None, out))
+    except BaseException as exc:  # report any failure to the parent, then stop the others
+        barrier.abort()
+        results.put((worker_id, f"{type(exc).__name__}: {exc}", []))
+
+
+def _run_workers(spec: BenchSpec, reps: int, workers: int, progress: Progress) -> list[list[Rep]]:
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    ctx: Any = mp.get_context(method)
+    barrier = ctx.Barrier(workers)
+    counter = ctx.Value("q", 0)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker_main,
+            args=(spec, reps, barrier, counter, results, i),
+            daemon=True,
+        )
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    collected: dict[int, list[Rep]] = {}
+    errors: list[str] = []
+    try:
+        while len(collected) + len(errors) < workers:
+            try:
+                wid, err, out = results.get(timeout=0.1)
+            except queue_mod.Empty:
+                progress.set(int(counter.value))
+                if not any(p.is_alive() for p in procs) and results.empty():
+                    errors.append("a worker exited without a result")
+                continue
+            if err is None:
+                collected[wid] = out
+            else:
+                errors.append(f"worker {wid}: {err}")
+    finally:
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():  # only our own children, by object
+                p.terminate()
+    progress.set(int(counter.value))
+    if errors:
+        raise PQ3Error("benchmark worker failed: " + "; ".join(errors))
+    return [collected[i] for i in range(workers)]
+
+
+def measure(
+    spec: BenchSpec, reps: int, workers: int, show_progress: bool, label: str
+) -> dict[str, Any]:
+    """Run `reps` repetitions on `workers` processes; aggregate and summarise them."""
+    total = reps * spec.messages * workers
+    if spec.workload == "fanout":
+        total *= spec.recipients
+    progress = Progress(total, label, show_progress)
+    try:
+        if workers == 1:
+            per_worker = _run_local(spec, reps, progress)
+        else:
+            per_worker = _run_workers(spec, reps, workers, progress)
+    finally:
+        progress.close()
+    return summarise(spec, per_worker, workers)
+
+
+def summarise(spec: BenchSpec, per_worker: list[list[Rep]], workers: int) -> dict[str, Any]:
+    """Per repetition: sum of messages over the slowest worker's time; then statistics."""
+    reps = len(per_worker[0])
+    rates, wall_rates, msgs_per_rep, elapsed = [], [], [], []
+    for i in range(reps):
+        row = [w[i] for w in per_worker]
+        msgs = sum(r.messages for r in row)
+        slowest = max(r.elapsed_s for r in row)
+        msgs_per_rep.append(msgs)
+        elapsed.append(slowest)
+        rates.append(msgs / slowest)
+        wall_rates.append(msgs / max(r.wall_s for r in row))
+    every = [r for w in per_worker for r in w]
+    lat = np.concatenate([np.asarray(r.latencies_ns, dtype=np.int64) for r in every])
+    cpu = sum(r.cpu_s for r in every) / sum(r.wall_s for r in every)
+    if spec.workload == "symmetric":
+        basis = f"timed work of one batch of {spec.batch} (seal + open) divided by its size"
+    elif spec.workload == "fanout":
+        basis = f"one user message: its {spec.recipients} deliveries, encrypt + decrypt each"
+    else:
+        basis = "one message: Session.encrypt + Session.decrypt"
+    events: dict[str, int] = {}
+    for r in every:
+        for k, v in r.events.items():
+            events[k] = events.get(k, 0) + v
+    out: dict[str, Any] = {
+        "messages_per_second": rate_stats(rates),
+        "wall_messages_per_second": rate_stats(wall_rates),
+        "messages_per_repetition": msgs_per_rep,
+        "timed_seconds_per_repetition": elapsed,
+        "latency": latency_stats(lat, basis),
+        "cpu_seconds_per_wall_second_per_worker": cpu,
+        "per_worker_median_messages_per_second": [
+            float(np.median([r.messages / r.elapsed_s for r in w])) for w in per_worker
+        ],
+        "events": events,
+        "workers": workers,
+        "repetitions": reps,
+    }
+    total_msgs = sum(r.messages for r in every)
+    if spec.workload == "symmetric":
+        parse_s = sum(r.extra.get("parse_s", 0.0) for r in every)
+        out["parse_us_per_message"] = parse_s / total_msgs * 1e6
+    if spec.workload == "fanout":
+        out["user_messages_per_second"] = rate_stats([x / spec.recipients for x in rates])
+    if events.get("wire_bytes"):
+        denom = events.get("user_messages", 0) * spec.recipients or total_msgs
+        out["wire_bytes_per_message"] = events["wire_bytes"] / denom
+    return out
+
+
+# ── The ECDSA floor of the full workload ───────────────────────────────────────────────
+
+
+def measure_floor(spec: BenchSpec, messages: int, rounds: int) -> dict[str, Any]:
+    """ECDSA P-256 sign + verify alone, on this machine, through the path of the run.
+
+    native: the C signer and verifier, isolated by difference inside the same C calls
+    (seal_batch signed - unsigned; open_batch verified - unverified, equal messages), so
+    SHA-256 of the signed body is included and the wrapper overhead is not. python:
+    cryptography directly (P256PrivateKey.sign / Verifier.verify on a message's signed body).
+    """
+    with selected_path(spec.path):
+        hot = hot_path()
+        check_path(hot, spec.path)
+        alice, bob = make_pair(RekeyPolicy.never())
+        ow = one_way_chain(bob, alice)
+        key = P256PrivateKey.generate()
+        signer, verifier = hot.signer(key), hot.verifier(key.public)
+        pts = _payloads(spec.payload, spec.seed)
+        n_batches = max(1, messages // len(pts))
+        n = n_batches * len(pts)
+        clock = time.perf_counter_ns
+        sign_us: list[float] = []
+        verify_us: list[float] = []
+        if spec.path == "native":
+            wires, _ = hot.seal_batch(ow.send_key, ow.next_index, ow.chain, b"", pts, signer)
+            msgs = [parse_message(w) for w in wires]
+            ck, idx, chain, tail = ow.send_key, ow.next_index, ow.chain, ow.tail
+            for _ in range(rounds):
+                t = [0, 0, 0, 0]
+                for _ in range(n_batches):
+                    t0 = clock()
+                    hot.seal_batch(ck, idx, chain, b"", pts, None)
+                    t1 = clock()
+                    hot.seal_batch(ck, idx, chain, b"", pts, signer)
+                    t2 = clock()
+                    hot.open_batch(ck, msgs, tail, None)
+                    t3 = clock()
+                    hot.open_batch(ck, msgs, tail, verifier)
+                    t4 = clock()
+                    t[0] += t1 - t0
+                    t[1] += t2 - t1
+                    t[2] += t3 - t2
+                    t[3] += t4 - t3
+                sign_us.append((t[1] - t[0]) / n / 1000)
+                verify_us.append((t[3] - t[2]) / n / 1000)
+            method = (
+                "C signer/verifier by difference: seal_batch(signer) - seal_batch(None) and "
+                "open_batch(verifier) - open_batch(None), batches of 64, same messages"
+            )
+        else:
+            wires, _ = hot.seal_batch(ow.send_key, ow.next_index, ow.chain, b"", pts[:1], None)
+            m = parse_message(wires[0])
+            body = signature_body(
+                m.ciphertext,
+                m.auth_data,
+                m.indicator,
+                m.header.ecdh_public_key,
+                m.index,
+                ow.tail,
+            )
+            py_verifier = Verifier(key.public)
+            sig = key.sign(body)
+            for _ in range(rounds):
+                t0 = clock()
+                for _ in range(n):
+                    key.sign(body)
+                t1 = clock()
+                for _ in range(n):
+                    py_verifier.verify(body, sig)
+                t2 = clock()
+                sign_us.append((t1 - t0) / n / 1000)
+                verify_us.append((t2 - t1) / n / 1000)
+            method = (
+                "cryptography directly: P256PrivateKey.sign + Verifier.verify (raw low-S "
+                f"encoding included) over one message's signed body ({len(body)} bytes)"
+            )
+    s, v = float(np.median(sign_us)), float(np.median(verify_us))
+    return {
+        "method": method,
+        "messages_per_round": n,
+        "rounds": rounds,
+        "sign_us": s,
+        "verify_us": v,
+        "sign_us_per_round": sign_us,
+        "verify_us_per_round": verify_us,
+        "messages_per_second": 1e6 / (s + v),
+        "counts": "one message = one ECDSA P-256 sign + one verify, on one core",
+    }
+
+
+# ── The command ────────────────────────────────────────────────────────────────────────
+
+
+def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
+    if args.workload not in WORKLOADS:
+        raise MisuseError(f"unknown workload {args.workload!r}")
+    messages = args.messages if args.messages is not None else DEFAULT_MESSAGES[args.workload]
+    if messages < 1 or args.repeat < 1 or args.workers < 1 or args.recipients < 1:
+        raise MisuseError("--messages, --repeat, --workers and --recipients must be >= 1")
+    if not 0.0 <= args.turn_rate <= 1.0:
+        raise MisuseError("--turn-rate must be a probability in [0, 1]")
+    if args.payload < 0 or args.batch < 1:
+        raise MisuseError("--payload must be >= 0 and --batch >= 1")
+    RekeyPolicy.parse(args.policy)  # fail early on a bad policy
+    warmup = args.warmup if args.warmup is not None else min(messages, 2_000)
+    return BenchSpec(
+        workload=args.workload,
+        path=path,
+        messages=messages,
+        payload=args.payload,
+        policy=args.policy,
+        turn_rate=args.turn_rate,
+        recipients=args.recipients,
+        batch=args.batch,
+        include_parse=args.include_parse,
+        seed=args.seed,
+        warmup=warmup,
+    )
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Run what the arguments ask and return the JSON-ready result."""
+    path = resolve_path(args.path)
+    spec = _spec_from_args(args, path)
+    show = _progress_enabled(args)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = load_average()
+    results = measure(spec, args.repeat, args.workers, show, f"{path} x{args.workers}")
+    if args.workers > 1:
+        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)")
+        results["single_worker"] = single
+        results["scaling_efficiency"] = results["messages_per_second"]["median"] / (
+            args.workers * single["messages_per_second"]["median"]
+        )
+        one_core = single["messages_per_second"]["median"]
+    else:
+        one_core = results["messages_per_second"]["median"]
+    if spec.workload == "full":
+        floor = measure_floor(spec, args.floor_messages, max(3, args.repeat))
+        results["floor"] = floor
+        results["full_over_floor"] = one_core / floor["messages_per_second"]
+    if args.compare:
+        results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
+    load_after = load_average()
+    params = asdict(spec)
+    params.update(
+        repeat=args.repeat,
+        workers=args.workers,
+        path_requested=args.path,
+        turn_rate_effective=spec.effective_turn_rate(),
+        compare=args.compare,
+        compare_messages=_compare_messages(args, spec) if args.compare else None,
+        floor_messages=args.floor_messages if spec.workload == "full" else None,
+    )
+    return {
+        "schema": SCHEMA,
+        "workload": spec.workload,
+        "path": path,
+        "workers": args.workers,
+        "messages_per_second": results["messages_per_second"]["median"],
+        "counts": describe_counts(spec),
+        "aggregation": (
+            "per repetition: all workers' counted messages / the slowest worker's timed "
+            "seconds (workers start each repetition together); statistics over repetitions"
+        ),
+        "machine": machine_info(),
+        "revision": revision_info(),
+        "started_at": started,
+        "load_average": {"before": load_before, "after": load_after},
+        "parameters": params,
+        "results": results,
+    }
+
+
+def _compare_messages(args: argparse.Namespace, spec: BenchSpec) -> int:
+    if args.compare_messages is not None:
+        return int(args.compare_messages)
+    return max(min(spec.messages, 1_000), spec.messages // 10)
+
+
+def _compare(args: argparse.Namespace, spec: BenchSpec, show: bool, rate: float) -> dict[str, Any]:
+    """The same workload on the Python path, same workers, in the same run."""
+    if spec.path == "python":
+        return {"note": "the run's own path is python: nothing to compare against"}
+    py_spec = replace(
+        spec,
+        path="python",
+        messages=_compare_messages(args, spec),
+        warmup=min(spec.warmup, _compare_messages(args, spec)),
+    )
+    py = measure(py_spec, args.repeat, args.workers, show, f"python x{args.workers}")
+    return {
+        "python": py,
+        "python_messages": py_spec.messages,
+        "native_over_python": rate / py["messages_per_second"]["median"],
+    }
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    if args.progress == "on":
+        return True
+    if args.progress == "off":
+        return False
+    return sys.stderr.isatty()
+
+
+def _fmt_rate(stats: dict[str, Any]) -> str:
+    return (
+        f"{stats['median']:>11,.0f}  (min {stats['min']:,.0f}, max {stats['max']:,.0f}, "
+        f"stdev {stats['stdev']:,.0f}, {len(stats['repetitions'])} reps)"
+    )
+
+
+def format_summary(doc: dict[str, Any]) -> str:
+    """The human summary of a result document."""
+    r = doc["results"]
+    p = doc["parameters"]
+    m = doc["machine"]
+    lines = [
+        f"pq3proto bench: workload {doc['workload']}, path {doc['path']}, "
+        f"{doc['workers']} worker(s), {p['repeat']} repetition(s) of {p['messages']:,} "
+        f"{'user messages' if doc['workload'] == 'fanout' else 'messages'} per worker",
+        f"  counts      {doc['counts']}",
+        f"  machine     {m['cpu_model']}, {m['cores_usable']} usable cores, Python "
+        f"{m['python']}, libcrypto {m['openssl_system_libcrypto']['version']}, "
+        f"cryptography {m['cryptography']} ({m['openssl_cryptography_wheel']})",
+        f"  load avg    before {doc['load_average']['before']}, "
+        f"after {doc['load_average']['after']}; CPU/wall per worker "
+        f"{r['cpu_seconds_per_wall_second_per_worker']:.2f}",
+        f"  msgs/s      {_fmt_rate(r['messages_per_second'])}",
+    ]
+    lat = r["latency"]
+    if lat.get("samples"):
+        lines.append(
+            f"  latency     p50 {lat['p50_us']:.2f} us, p90 {lat['p90_us']:.2f} us, "
+            f"p99 {lat['p99_us']:.2f} us ({lat['basis']})"
+        )
+    if "parse_us_per_message" in r:
+        lines.append(
+            f"  parsing     {r['parse_us_per_message']:.2f} us/message (not counted)"
+            if not p["include_parse"]
+            else f"  parsing     {r['parse_us_per_message']:.2f} us/message (counted)"
+        )
+    if "user_messages_per_second" in r:
+        lines.append(f"  user msgs/s {_fmt_rate(r['user_messages_per_second'])}")
+    if r["events"]:
+        ev = ", ".join(f"{k} {v:,}" for k, v in r["events"].items())
+        lines.append(f"  events      {ev} (all repetitions and workers)")
+    if "single_worker" in r:
+        lines.append(f"  1 worker    {_fmt_rate(r['single_worker']['messages_per_second'])}")
+        lines.append(
+            f"  scaling     {r['scaling_efficiency']:.2f} = aggregate / "
+            f"({doc['workers']} x single-worker rate, same run)"
+        )
+    if "floor" in r:
+        f = r["floor"]
+        lines.append(
+            f"  floor       {f['messages_per_second']:,.0f} msgs/s = ECDSA P-256 sign "
+            f"{f['sign_us']:.2f} us + verify {f['verify_us']:.2f} us alone, {doc['path']} path"
+        )
+        lines.append(f"  full/floor  {r['full_over_floor']:.3f} (single worker)")
+    if "compare" in r:
+        c = r["compare"]
+        if "python" in c:
+            lines.append(
+                f"  python      {_fmt_rate(c['python']['messages_per_second'])} "
+                f"({c['python_messages']:,} messages per repetition)"
+            )
+            lines.append(f"  native/py   {c['native_over_python']:.2f}x")
+        else:
+            lines.append(f"  compare     {c['note']}")
+    return "\n".join(lines)
+
+
+def _bench_main(args: argparse.Namespace) -> int:
+    doc = run_bench(args)
+    print(format_summary(doc))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        print(f"  json        {args.json}")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `pq3proto bench`."""
+    p = subparsers.add_parser(
+        "bench",
+        help="measure messages/s of a workload and say exactly what is counted",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    p.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="symmetric",
+        help="symmetric | full | pingpong | fanout (default symmetric)",
+    )
+    p.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="messages per repetition per worker (fanout: user messages); default "
+        + ", ".join(f"{k} {v:,}" for k, v in DEFAULT_MESSAGES.items()),
+    )
+    p.add_argument("--payload", type=int, default=140, help="payload bytes (default 140)")
+    p.add_argument(
+        "--policy",
+        default="default",
+        help="rekey policy: default | never | every-turn | N | N:SECONDS",
+    )
+    p.add_argument(
+        "--turn-rate",
+        type=float,
+        default=0.1,
+        help="full: probability of a direction change per message (default 0.1)",
+    )
+    p.add_argument(
+        "--recipients",
+        type=int,
+        default=5,
+        help="fanout: recipient devices per user message (default 5)",
+    )
+    p.add_argument("--repeat", type=int, default=5, help="repetitions (default 5)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own conversations (default 1)",
+    )
+    p.add_argument(
+        "--path",
+        choices=("native", "python", "auto"),
+        default="auto",
+        help="hot path (sets PQ3PROTO_NATIVE for the run; default auto)",
+    )
+    p.add_argument(
+        "--compare", action="store_true", help="also run the Python path and report native/python"
+    )
+    p.add_argument(
+        "--compare-messages",
+        type=int,
+        default=None,
+        help="messages per repetition of the Python run (default messages/10)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=64,
+        help="symmetric: messages per seal_batch/open_batch call (default 64)",
+    )
+    p.add_argument(
+        "--include-parse",
+        action="store_true",
+        help="symmetric: count the receiver's parse_message in the timed work",
+    )
+    p.add_argument(
+        "--floor-messages",
+        type=int,
+        default=4096,
+        help="full: messages per round of the ECDSA floor measurement",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed messages before the first repetition (default 2,000)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="seed of payloads and turns")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    p.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON")
+    p.set_defaults(func=_bench_main)

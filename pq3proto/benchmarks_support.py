@@ -1,0 +1,337 @@
+"""Shared pieces of the benchmarks: setup of real sessions, machine facts, statistics, progress.
+
+Owns: building a started two-device conversation and the raw chain of one direction from it,
+the machine / revision / load description every result carries, the numpy statistics of
+rates and latencies, choosing the hot path for a run, and a tiny stderr progress bar.
+Not: the workloads and the command (bench.py), or any protocol code: everything here goes
+through the public Session / HotPath interfaces.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import BackendUnavailableError, MisuseError
+from .identity import Device
+from .kdf import session_dst
+from .message import HotPath, SendingChain
+from .policy import RekeyPolicy
+from .session import Session
+
+__all__ = [
+    "ENV_NATIVE",
+    "OneWayChain",
+    "Progress",
+    "latency_stats",
+    "load_average",
+    "machine_info",
+    "make_pair",
+    "native_available",
+    "one_way_chain",
+    "rate_stats",
+    "resolve_path",
+    "revision_info",
+    "selected_path",
+]
+
+ENV_NATIVE = "PQ3PROTO_NATIVE"
+
+
+# ── Real sessions ──────────────────────────────────────────────────────────────────────
+
+
+def make_pair(policy: RekeyPolicy | None = None, tag: int = 0) -> tuple[Session, Session]:
+    """Alice initiates to Bob, Bob accepts and replies once: (alice, bob), both chains live."""
+    bob = Device.generate(f"mailto:bob{tag}@example.org", device_id=1 + tag)
+    alice = Device.generate("tel:+15551234567", device_id=7)
+    return make_pair_between(alice, bob, policy)
+
+
+def make_pair_between(
+    alice: Device, bob: Device, policy: RekeyPolicy | None = None
+) -> tuple[Session, Session]:
+    """A started session between two given devices, after one exchange each way."""
+    a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle(), policy=policy)
+    b, first = Session.accept(bob, alice.public_identity(), a.encrypt(b"hello"), policy=policy)
+    if first != b"hello" or a.decrypt(b.encrypt(b"hello back")) != b"hello back":
+        raise MisuseError("benchmark setup: the session start did not round-trip")
+    return a, b
+
+
+@dataclass
+class OneWayChain:
+    """One sending chain of a real session, as the hot path sees it, and its receiver's key."""
+
+    chain: SendingChain
+    send_key: bytes
+    receive_key: bytes
+    next_index: int
+
+    @property
+    def tail(self) -> bytes:
+        """The signed tail the receiver uses (equal to the sender's for one chain)."""
+        return self.chain.signature_tail
+
+
+def one_way_chain(sender: Session, receiver: Session) -> OneWayChain:
+    """The chain `sender` currently sends on and `receiver`'s matching key, in step.
+
+    The sender must have sent at least one message that the receiver opened in order.
+    """
+    r = sender.state.ratchet
+    sending = r.sending
+    if sending is None:
+        raise MisuseError("benchmark setup: the sender has no open sending chain")
+    me, peer = sender.state.me, sender.state.peer
+    dst = session_dst(me.binding(), peer.binding())
+    header = sending.header
+    chain = SendingChain(header.encode(), header.signature_tail(dst), header.ecdh_public_key)
+    rr = receiver.state.ratchet
+    pos = rr.find_chain(header.ecdh_public_key)
+    if pos < 0 or rr.receiving[pos].next_index != sending.next_index:
+        raise MisuseError("benchmark setup: the receiver is not in step with the sender")
+    return OneWayChain(chain, sending.chain_key, rr.receiving[pos].chain_key, sending.next_index)
+
+
+# ── The path of a run ──────────────────────────────────────────────────────────────────
+
+
+def native_available() -> bool:
+    """True if the C extension loaded."""
+    try:
+        from . import native
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return False
+    return native.available()
+
+
+def resolve_path(choice: str) -> str:
+    """'native' | 'python' | 'auto' to the concrete path; 'native' without the C path raises."""
+    if choice == "auto":
+        return "native" if native_available() else "python"
+    if choice == "native":
+        if not native_available():
+            from . import native
+
+            raise BackendUnavailableError(
+                f"--path native but the C path is unavailable: {native.unavailable_reason()}"
+            )
+        return "native"
+    if choice == "python":
+        return "python"
+    raise MisuseError(f"unknown path {choice!r}: native, python or auto")
+
+
+@contextmanager
+def selected_path(path: str) -> Iterator[None]:
+    """Set PQ3PROTO_NATIVE for the block (1 native, 0 python) and restore it afterwards."""
+    old = os.environ.get(ENV_NATIVE)
+    os.environ[ENV_NATIVE] = "1" if path == "native" else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(ENV_NATIVE, None)
+        else:
+            os.environ[ENV_NATIVE] = old
+
+
+def check_path(hot: HotPath, path: str) -> None:
+    """Fail loudly if the hot path in use is not the one the run claims."""
+    if hot.name != path:
+        raise MisuseError(f"benchmark asked for the {path} path but got {hot.name}")
+
+
+# ── Machine, revision, load ────────────────────────────────────────────────────────────
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _libcrypto_path() -> str | None:
+    """The libcrypto the C path is linked against (from this process's maps), if loaded."""
+    if native_available():
+        try:
+            with open("/proc/self/maps", encoding="utf-8") as f:
+                for line in f:
+                    path = line.split()[-1] if len(line.split()) >= 6 else ""
+                    if "libcrypto" in os.path.basename(path) and "site-packages" not in path:
+                        return path
+        except OSError:
+            pass
+    import ctypes.util
+
+    return ctypes.util.find_library("crypto")
+
+
+def _system_openssl() -> dict[str, str | None]:
+    path = _libcrypto_path()
+    version: str | None = None
+    if path:
+        try:
+            lib = ctypes.CDLL(path)
+            fn = lib.OpenSSL_version
+            fn.restype = ctypes.c_char_p
+            fn.argtypes = [ctypes.c_int]
+            raw = fn(0)
+            version = raw.decode() if raw else None
+        except (OSError, AttributeError):
+            version = None
+    return {"library": path, "version": version}
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, Python, both OpenSSLs (system libcrypto of the C path, cryptography's)."""
+    import cryptography
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    return {
+        "cpu_model": _cpu_model(),
+        "cores_logical": os.cpu_count(),
+        "cores_usable": usable,
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "openssl_system_libcrypto": _system_openssl(),
+        "openssl_cryptography_wheel": backend.openssl_version_text(),
+        "cryptography": cryptography.__version__,
+        "numpy": np.__version__,
+        "native_available": native_available(),
+    }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages (empty where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return []
+
+
+def revision_info() -> dict[str, Any]:
+    """git HEAD of the source tree and whether it has uncommitted changes (None if no git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    head = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if head else None
+    return {
+        "commit": head,
+        "dirty": None if status is None else bool(status),
+        "dirty_files": [] if not status else [ln[3:] for ln in status.splitlines()],
+    }
+
+
+# ── Statistics ─────────────────────────────────────────────────────────────────────────
+
+
+def rate_stats(rates: Sequence[float]) -> dict[str, Any]:
+    """min / median / max / mean / stdev (sample, ddof=1) of per-repetition rates."""
+    arr = np.asarray(rates, dtype=np.float64)
+    return {
+        "min": float(arr.min()),
+        "median": float(np.median(arr)),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+        "stdev": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "repetitions": [float(x) for x in arr],
+    }
+
+
+def latency_stats(samples_ns: Sequence[int] | np.ndarray[Any, Any], basis: str) -> dict[str, Any]:
+    """Percentiles of per-message latency in microseconds; `basis` says what one sample is."""
+    arr = np.asarray(samples_ns, dtype=np.float64) / 1000.0
+    if arr.size == 0:
+        return {"samples": 0, "basis": basis}
+    p50, p90, p99 = np.percentile(arr, [50, 90, 99])
+    return {
+        "p50_us": float(p50),
+        "p90_us": float(p90),
+        "p99_us": float(p99),
+        "mean_us": float(arr.mean()),
+        "max_us": float(arr.max()),
+        "samples": int(arr.size),
+        "basis": basis,
+    }
+
+
+# ── Progress ───────────────────────────────────────────────────────────────────────────
+
+
+class Progress:
+    """A one-line progress bar on a stream (stderr), redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, label: str, enabled: bool, stream: TextIO | None = None):
+        self.total = max(1, total)
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.done = 0
+        self._last = 0.0
+        self._start = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        """Count n more units of work."""
+        self.set(self.done + n)
+
+    def set(self, done: int) -> None:
+        """Set the units done so far."""
+        self.done = done
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last >= 0.1 or done >= self.total:
+            self._last = now
+            self._draw()
+
+    def _draw(self) -> None:
+        frac = min(1.0, self.done / self.total)
+        filled = int(frac * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = time.monotonic() - self._start
+        self.stream.write(
+            f"\r{self.label:<24} [{bar}] {frac * 100:5.1f}% {self.done:,}/{self.total:,} "
+            f"{elapsed:6.1f} s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Finish the line."""
+        if self.enabled:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
