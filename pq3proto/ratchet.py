@@ -88,7 +88,7 @@ class RatchetState:
     """Everything secret a session holds. Never mutated; transitions return a new value."""
 
     root_key: bytes = field(repr=False)
-    my_ecdh: bytes | None = field(repr=False)  # scalar of my latest ratchet key
+    my_ecdh: P256PrivateKey | None = field(repr=False)  # my latest ratchet key
     my_point: bytes | None
     peer_point: bytes  # the peer's latest ratchet point (or my peer's ECDH prekey)
     sending: SendChain | None  # None: the next send starts a chain (ECDH step)
@@ -155,7 +155,7 @@ def start_sending_chain(
     new_state = evolve(
         state,
         root_key=rk,
-        my_ecdh=new_key.scalar(),
+        my_ecdh=new_key,
         my_point=new_key.public,
         sending=SendChain(header, ck, 0),
         awaiting_reply=True,
@@ -233,8 +233,7 @@ def _receive_ecdh_step(
         raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
     if header.kem_public_key is not None:
         kem.get_backend().validate_public_key(kem.MLKEM768, header.kem_public_key)
-    my_key = P256PrivateKey.from_scalar(state.my_ecdh)
-    ecdh_ss = my_key.exchange(header.ecdh_public_key)
+    ecdh_ss = state.my_ecdh.exchange(header.ecdh_public_key)
     dst = pk_ratchet_dst(
         dst_recv,
         state.my_point,

@@ -179,7 +179,7 @@ class Session:
         )
         ratchet = RatchetState(
             root_key=start.root_key,
-            my_ecdh=start.ephemeral.scalar(),
+            my_ecdh=start.ephemeral,
             my_point=start.ephemeral.public,
             peer_point=start.prekey_point,
             sending=SendChain(header, start.chain_key, 0),

@@ -44,7 +44,8 @@ def encode_session_state(s: SessionState) -> bytes:
     r = s.ratchet
     out = [bytes((SESSION_STATE_VERSION,)), s.me.encode(), s.peer.encode()]
     out.append(bytes((int(s.initiator),)) + s.policy.encode())
-    out.append(r.root_key + _opt(r.my_ecdh) + r.peer_point)
+    scalar = r.my_ecdh.scalar() if r.my_ecdh is not None else None
+    out.append(r.root_key + _opt(scalar) + r.peer_point)
     if r.sending is None:
         out.append(b"\x00")
     else:
@@ -106,8 +107,9 @@ def _decode(blob: bytes) -> SessionState:
     initiator = _read_bool(r, "initiator")
     policy = RekeyPolicy.read(r)
     root_key = r.take(ROOT_KEY_SIZE, "root key")
-    my_ecdh = _read_opt(r, P256_SCALAR_SIZE, "ECDH key")
-    my_point = P256PrivateKey.from_scalar(my_ecdh).public if my_ecdh is not None else None
+    scalar = _read_opt(r, P256_SCALAR_SIZE, "ECDH key")
+    my_ecdh = P256PrivateKey.from_scalar(scalar) if scalar is not None else None
+    my_point = my_ecdh.public if my_ecdh is not None else None
     peer_point = _read_point(r, "peer point")
     sending = None
     if _read_bool(r, "sending chain presence"):

@@ -213,7 +213,9 @@ def test_any_changed_truncated_or_extended_message_is_rejected(kind: str) -> Non
     )
 
 
-def _resign(sender_device: Device, session_sender: Session, wire: bytes, **changes: object) -> bytes:
+def _resign(
+    sender_device: Device, session_sender: Session, wire: bytes, **changes: object
+) -> bytes:
     """Re-sign a message after changing its chain header: a peer that misbehaves on purpose."""
     from dataclasses import replace
 
@@ -423,7 +425,8 @@ def test_reprs_do_not_leak_secrets() -> None:
     p = new_pair()
     text = repr(p.alice) + repr(p.alice_device) + repr(p.alice.state) + repr(p.alice.stats)
     r = p.alice.state.ratchet
-    for secret in (r.root_key, r.my_ecdh or b""):
+    assert r.my_ecdh is not None
+    for secret in (r.root_key, r.my_ecdh.scalar()):
         assert secret.hex() not in text
         assert repr(secret) not in text
     assert p.alice_device.signing_key.scalar().hex() not in text
