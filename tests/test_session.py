@@ -246,34 +246,50 @@ def test_stripped_kem_ciphertext_is_a_downgrade() -> None:
     assert p.bob.decrypt(answer) == b"answer"
 
 
-def test_swapped_kem_ciphertext_or_key_is_rejected() -> None:
+def _foreign_rekey_material() -> tuple[bytes, bytes]:
+    """A valid ML-KEM-768 key and ciphertext from an unrelated session."""
+    q = new_pair(RekeyPolicy.every_turn())
+    ask = q.bob.encrypt(b"ask")
+    q.alice.decrypt(ask)
+    key = parse_message(ask).header.kem_public_key
+    ct = parse_message(q.alice.encrypt(b"x")).header.kem_ciphertext
+    assert key is not None and ct is not None
+    return key, ct
+
+
+def test_swapped_kem_ciphertext_is_rejected() -> None:
     p = new_pair(RekeyPolicy.every_turn())
     p.alice.decrypt(p.bob.encrypt(b"ask"))
     answer = p.alice.encrypt(b"answer")
-    h = parse_message(answer).header
-    assert h.kem_ciphertext is not None
-    other = Device.generate("mailto:mallory@example.org", 9)
-    q = new_pair(RekeyPolicy.every_turn())
-    q.alice.decrypt(q.bob.encrypt(b"ask"))
-    foreign = parse_message(q.alice.encrypt(b"x")).header.kem_ciphertext
-    swapped = _resign(p.alice_device, p.alice, answer, kem_ciphertext=foreign)
+    _, foreign_ct = _foreign_rekey_material()
+    swapped = _resign(p.alice_device, p.alice, answer, kem_ciphertext=foreign_ct)
     before = p.bob.to_bytes()
     with pytest.raises(AuthenticationError):
-        p.bob.decrypt(swapped)  # implicit rejection: wrong root key, indicator mismatch
+        p.bob.decrypt(swapped)  # implicit rejection: another root key, indicator mismatch
     assert p.bob.to_bytes() == before
-    assert other is not None
-    # A rekey key swapped for another valid key: signature over the original fails.
-    ask = p.bob.encrypt(b"ask again")
-    ph = parse_message(ask).header
-    assert ph.kem_public_key is not None
-    forged = bytearray(ask)
-    kpos = ask.index(ph.kem_public_key)
-    forged[kpos : kpos + len(ph.kem_public_key)] = bytes(
-        q.alice.state.ratchet.peer_kem_public or q.bob.state.ratchet.my_kem_public or b""
-    ) or bytes(len(ph.kem_public_key))
-    with pytest.raises(PQ3Error):
-        p.alice.decrypt(bytes(forged))
     assert p.bob.decrypt(answer) == b"answer"
+
+
+def test_swapped_kem_key_is_rejected() -> None:
+    p = new_pair(RekeyPolicy.every_turn())
+    p.alice.decrypt(p.bob.encrypt(b"warm up"))
+    ask = p.alice.encrypt(b"ask")
+    key = parse_message(ask).header.kem_public_key
+    assert key is not None
+    foreign_key, _ = _foreign_rekey_material()
+    on_path = ask.replace(key, foreign_key)
+    before = p.bob.to_bytes()
+    with pytest.raises(AuthenticationError):  # an on-path swap breaks the signature
+        p.bob.decrypt(on_path)
+    assert p.bob.to_bytes() == before
+    # A swap signed by the sender itself is only caught when the answer cannot decapsulate.
+    resigned = _resign(p.alice_device, p.alice, ask, kem_public_key=foreign_key)
+    assert p.bob.decrypt(resigned) == b"ask"
+    answer = p.bob.encrypt(b"answer to the wrong key")
+    before = p.alice.to_bytes()
+    with pytest.raises(AuthenticationError):
+        p.alice.decrypt(answer)
+    assert p.alice.to_bytes() == before
 
 
 # ── Order, bounds, replay ──
