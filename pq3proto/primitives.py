@@ -29,7 +29,7 @@ from .constants import (
     P256_SCALAR_SIZE,
     P256_SIGNATURE_SIZE,
 )
-from .errors import AuthenticationError, InvalidKeyError, MalformedInputError
+from .errors import AuthenticationError, InvalidKeyError, MalformedInputError, MisuseError
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 P256_HALF_ORDER = P256_ORDER >> 1
@@ -69,6 +69,7 @@ class TestingOnlyDeterministicRandom:
     """
 
     deterministic = True
+    __test__ = False  # not a pytest test class, despite the name
 
     def __init__(self, seed: bytes) -> None:
         self._seed = bytes(seed)
@@ -115,7 +116,7 @@ def hkdf_extract(salt: bytes | None, ikm: bytes, hash_name: str = "sha384") -> b
 def hkdf_expand(prk: bytes, info: bytes, length: int, hash_name: str = "sha384") -> bytes:
     """HKDF-Expand (RFC 5869 §2.3), SHA-384 unless told (other hashes serve known answers)."""
     if not 0 < length <= 255 * _digest_size(hash_name):
-        raise ValueError("HKDF-Expand length out of range")
+        raise MisuseError("HKDF-Expand length out of range")
     out = b""
     block = b""
     counter = 1
@@ -137,7 +138,7 @@ def ct_equal(a: bytes, b: bytes) -> bool:
 def aes256_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
     """AES-256 in CTR mode; the IV is the first 128-bit counter block, incremented big-endian."""
     if len(key) != AES_KEY_SIZE or len(iv) != AES_IV_SIZE:
-        raise ValueError("AES-256-CTR key or IV has the wrong size")
+        raise MisuseError("AES-256-CTR key or IV has the wrong size")
     enc = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
     return enc.update(data) + enc.finalize()
 
@@ -223,8 +224,8 @@ class Verifier:
     __slots__ = ("_key", "point")
 
     def __init__(self, point: bytes) -> None:
-        self._key = decode_point(point)
-        self.point = point
+        self.point = bytes(point)
+        self._key = decode_point(self.point)
 
     def verify(self, message: bytes, signature: bytes) -> None:
         if len(signature) != P256_SIGNATURE_SIZE:
