@@ -11,6 +11,7 @@ digest the C computes.
 from __future__ import annotations
 
 import threading
+from itertools import accumulate
 from typing import Any
 
 from .constants import (
@@ -218,10 +219,50 @@ class NativeHotPath:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[bytes, bytes]:
-        wires, ck = self._seal(
-            chain_key, index, chain, auth_data, [plaintext], signer, deterministic
+        ctx = self._ctx()
+        _check_chain(chain_key, chain)
+        _index(index)
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        auth_data, plaintext = _bytes(auth_data), _bytes(plaintext)
+        size = _lib.pq3_wire_length(len(header), len(auth_data), len(plaintext))
+        if size == 0:
+            raise MalformedInputError("message: a length does not fit the message format")
+        wire = _alloc("uint8_t[]", size)
+        ck = _alloc("uint8_t[32]")
+        # RFC 6979 is not in OpenSSL 3.0: the C returns the body's digest, signed below.
+        prehash = signer is not None and deterministic
+        digest = _alloc("uint8_t[32]") if prehash else _NULL
+        args = (
+            ctx,
+            wire,
+            size,
+            ck,
+            digest,
+            _bytes(chain_key),
+            index,
+            header,
+            len(header),
+            _bytes(chain.ecdh_public_key),
+            tail,
+            len(tail),
+            auth_data,
+            len(auth_data),
+            plaintext,
+            len(plaintext),
         )
-        return wires[0], ck
+        if signer is None or prehash:
+            rc = _lib.pq3_seal(*args, _NULL)
+        else:
+            with signer._lock:
+                rc = _lib.pq3_seal(*args, signer._ptr)
+        if rc:
+            _raise(rc, "seal")
+        out: bytes = _ffi.buffer(wire)[:]
+        if prehash:
+            assert signer is not None
+            sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
+            out = out[:-P256_SIGNATURE_SIZE] + sig
+        return out, _ffi.buffer(ck)[:]
 
     def seal_batch(
         self,
@@ -233,39 +274,21 @@ class NativeHotPath:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[list[bytes], bytes]:
-        return self._seal(
-            chain_key, first_index, chain, auth_data, plaintexts, signer, deterministic
-        )
-
-    def _seal(
-        self,
-        chain_key: bytes,
-        first_index: int,
-        chain: SendingChain,
-        auth_data: bytes,
-        plaintexts: list[bytes],
-        signer: NativeSigner | None,
-        deterministic: bool,
-    ) -> tuple[list[bytes], bytes]:
         ctx = self._ctx()
-        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-        _need(chain.ecdh_public_key, P256_POINT_SIZE, "ecdhPK")
+        _check_chain(chain_key, chain)
         _index(first_index)
         n = len(plaintexts)
-        header = _bytes(chain.header_bytes)
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
         auth_data = _bytes(auth_data)
-        pts = [_bytes(p) for p in plaintexts]
-        lens = [len(p) for p in pts]
+        lens = list(map(len, plaintexts))
         fixed = _lib.pq3_wire_length(len(header), len(auth_data), 0)
-        if fixed == 0 or any(n_ > _U32_MAX for n_ in lens):
+        if fixed == 0 or (n and max(lens) > _U32_MAX):
             raise MalformedInputError("message: a length does not fit the message format")
         total = fixed * n + sum(lens)
         wire = _alloc("uint8_t[]", total)
         ck = _alloc("uint8_t[32]")
-        # RFC 6979 is not in OpenSSL 3.0: the C returns each body's digest, signed below.
         prehash = signer is not None and deterministic
         digests = _alloc("uint8_t[]", _DIGEST_SIZE * n) if prehash else _NULL
-        tail = _bytes(chain.signature_tail)
         args = (
             ctx,
             wire,
@@ -281,40 +304,26 @@ class NativeHotPath:
             len(tail),
             auth_data,
             len(auth_data),
+            b"".join(plaintexts),
+            _ffi.new("size_t[]", lens),
+            n,
         )
-        if n == 1:
-            call_signer = _NULL if signer is None or prehash else signer._ptr
-            if call_signer is _NULL:
-                rc = _lib.pq3_seal(*args, pts[0], lens[0], _NULL)
-            else:
-                assert signer is not None
-                with signer._lock:
-                    rc = _lib.pq3_seal(*args, pts[0], lens[0], call_signer)
+        if signer is None or prehash:
+            rc = _lib.pq3_seal_batch(*args, _NULL)
         else:
-            flat = b"".join(pts)
-            lens_c = _ffi.new("size_t[]", lens)
-            if signer is None or prehash:
-                rc = _lib.pq3_seal_batch(*args, flat, lens_c, n, _NULL)
-            else:
-                with signer._lock:
-                    rc = _lib.pq3_seal_batch(*args, flat, lens_c, n, signer._ptr)
+            with signer._lock:
+                rc = _lib.pq3_seal_batch(*args, signer._ptr)
         if rc:
             _raise(rc, "seal")
-        buf = bytes(_ffi.buffer(wire))
-        out = []
-        off = 0
-        for ln in lens:
-            end = off + fixed + ln
-            out.append(buf[off:end])
-            off = end
+        out = _split(_ffi.buffer(wire)[:], [fixed + ln for ln in lens])
         if prehash:
             assert signer is not None
-            dig = bytes(_ffi.buffer(digests))
+            dig = _ffi.buffer(digests)[:]
             for i in range(n):
                 d = dig[i * _DIGEST_SIZE : (i + 1) * _DIGEST_SIZE]
                 sig = sign_prehashed_deterministic(signer.key, d)
                 out[i] = out[i][:-P256_SIGNATURE_SIZE] + sig
-        return out, bytes(_ffi.buffer(ck))
+        return out, _ffi.buffer(ck)[:]
 
     def verify(self, msg: ParsedMessage, tail: bytes, verifier: NativeVerifier) -> None:
         _index(msg.index)
@@ -363,7 +372,7 @@ class NativeHotPath:
             len(ct),
             ck,
             _bytes(key),
-            int(is_message_key),
+            is_message_key,
             msg.index,
             msg.indicator,
             msg.header.ecdh_public_key if verifier is not None else _ZERO_POINT,
@@ -382,7 +391,7 @@ class NativeHotPath:
                 rc = _lib.pq3_open(*args, verifier._ptr)
         if rc:
             _raise(rc, "message")
-        return bytes(_ffi.buffer(pt)), None if is_message_key else bytes(_ffi.buffer(ck))
+        return _ffi.buffer(pt)[:], None if is_message_key else _ffi.buffer(ck)[:]
 
     def open_batch(
         self,
@@ -396,17 +405,18 @@ class NativeHotPath:
         n = len(msgs)
         tail = _bytes(tail)
         indices = [m.index for m in msgs]
-        for i in indices:
-            _index(i)
+        if n and not (min(indices) >= 0 and max(indices) <= _U32_MAX):
+            raise MalformedInputError("a message index does not fit in uint32")
         indicators = b"".join([m.indicator for m in msgs])
-        if verifier is None:
-            points = _ZERO_POINT * n  # unused by C without a verifier
-        else:
-            points = b"".join([m.header.ecdh_public_key for m in msgs])
         ads = [m.auth_data for m in msgs]
         cts = [m.ciphertext for m in msgs]
-        ct_lens = [len(c) for c in cts]
-        sigs = b"".join([m.signature for m in msgs]) if verifier is not None else b""
+        ct_lens = list(map(len, cts))
+        if verifier is None:
+            points = _ZERO_POINT * n  # unused by C without a verifier
+            sigs = b""
+        else:
+            points = b"".join([m.header.ecdh_public_key for m in msgs])
+            sigs = b"".join([m.signature for m in msgs])
         # Byte totals bound every read in C. A field of the wrong size inside a right total
         # shifts its neighbours, which then fail authentication as PythonHotPath would.
         if (
@@ -431,7 +441,7 @@ class NativeHotPath:
             tail,
             len(tail),
             b"".join(ads),
-            _ffi.new("size_t[]", [len(a) for a in ads]),
+            _ffi.new("size_t[]", list(map(len, ads))),
             b"".join(cts),
             _ffi.new("size_t[]", ct_lens),
             sigs,
@@ -444,13 +454,18 @@ class NativeHotPath:
                 rc = _lib.pq3_open_batch(*args, verifier._ptr)
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
-        buf = bytes(_ffi.buffer(pt))
-        out = []
-        off = 0
-        for ln in ct_lens:
-            out.append(buf[off : off + ln])
-            off += ln
-        return out, bytes(_ffi.buffer(ck))
+        return _split(_ffi.buffer(pt)[:], ct_lens), _ffi.buffer(ck)[:]
+
+
+def _split(buf: bytes, lens: list[int]) -> list[bytes]:
+    """Cut back-to-back records out of one buffer."""
+    ends = list(accumulate(lens))
+    return [buf[e - ln : e] for e, ln in zip(ends, lens, strict=True)]
+
+
+def _check_chain(chain_key: bytes, chain: SendingChain) -> None:
+    _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+    _need(chain.ecdh_public_key, P256_POINT_SIZE, "ecdhPK")
 
 
 NATIVE = NativeHotPath()
