@@ -1,0 +1,489 @@
+"""JSON Schemas of the vector files, and a validator for the subset they use (spec/test-vectors.md).
+
+Owns: one draft 2020-12 schema per test type (unknown fields refused at every level), the
+map from a file's `schema` field to its schema, and `validate`, which implements exactly
+the keywords those schemas use so the verifier needs no third-party package.
+Not: checking values against the protocol (verify.py).
+
+The schemas are written here as Python values and rendered to spec/vectors/schemas/ by the
+generator; tests check that `jsonschema` agrees with `validate` on every committed file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import errors
+from .common import Json
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+RESULTS = ("valid", "invalid", "acceptable")
+BUG_TYPES = (
+    "AUTH_BYPASS",
+    "BASIC",
+    "CAN_OF_WORMS",
+    "DOWNGRADE",
+    "EDGE_CASE",
+    "FUNCTIONALITY",
+    "MALFORMED",
+    "MODIFIED_SIGNATURE",
+    "REPLAY",
+    "RESOURCE_LIMIT",
+    "SIGNATURE_MALLEABILITY",
+)
+ERROR_NAMES = tuple(
+    sorted(
+        name
+        for name, cls in vars(errors).items()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.PQ3Error)
+        and cls not in (errors.PQ3Error, errors.BackendUnavailableError)
+    )
+)
+
+# Test type -> (schema file name, algorithm, flags its files may use).
+ROOT_KEY_TYPE = "RootKeyTest"
+CHAIN_STEP_TYPE = "ChainStepTest"
+MESSAGE_KEY_TYPE = "MessageKeyTest"
+SIGNATURE_TYPE = "SignedLayoutTest"
+WIRE_TYPE = "WireFormatTest"
+CONVERSATION_TYPE = "ConversationTest"
+
+FLAGS: dict[str, tuple[str, ...]] = {
+    ROOT_KEY_TYPE: ("SessionStart", "EcdhStep", "EcdhStepWithKem", "AbsentKemSalt"),
+    CHAIN_STEP_TYPE: ("SingleStep", "ChainedSteps"),
+    MESSAGE_KEY_TYPE: ("EmptyPlaintext", "PartialBlock", "FullBlock", "MultiBlock"),
+    SIGNATURE_TYPE: (
+        "SessionStartChain",
+        "RekeyChain",
+        "PlainChain",
+        "HighS",
+        "RangeCheck",
+        "ModifiedBody",
+        "WrongKey",
+    ),
+    WIRE_TYPE: (
+        "ValidFlags",
+        "Truncated",
+        "TrailingBytes",
+        "UnknownVersion",
+        "UnknownFlags",
+        "IllegalFlagCombination",
+        "OversizeLength",
+    ),
+    CONVERSATION_TYPE: (
+        "Basic",
+        "DirectionChanges",
+        "PqRekey",
+        "NoRekey",
+        "TimeTrigger",
+        "OutOfOrder",
+        "Restore",
+        "SkipBoundEdge",
+        "ModifiedField",
+        "Truncated",
+        "TrailingBytes",
+        "UnknownVersion",
+        "IllegalFlagCombination",
+        "WrongKeyIndicator",
+        "KemDowngrade",
+        "KemSubstitution",
+        "InvalidKemKey",
+        "UnknownPrekey",
+        "Replay",
+        "SkipBound",
+        "DroppedChain",
+        "BadBundleSignature",
+        "SessionStartReplay",
+    ),
+}
+ALGORITHMS = {
+    ROOT_KEY_TYPE: "PQ3 rootAndChainKey (HKDF-SHA384)",
+    CHAIN_STEP_TYPE: "PQ3 symmetric chain step (HKDF-SHA384)",
+    MESSAGE_KEY_TYPE: "PQ3 message key expansion and AES-256-CTR",
+    SIGNATURE_TYPE: "PQ3 signed message layout (ECDSA P-256 SHA-256, RFC 6979)",
+    WIRE_TYPE: "PQ3 message wire format",
+    CONVERSATION_TYPE: "PQ3 sessions (P-256, ML-KEM-768, ML-KEM-1024)",
+}
+
+
+def schema_file(test_type: str) -> str:
+    """The schema file name of a test type: RootKeyTest -> root_key_test_schema.json."""
+    snake = re.sub(r"(?<!^)([A-Z])", r"_\1", test_type).lower()
+    return f"{snake}_schema.json"
+
+
+# ── Schema building blocks ──────────────────────────────────────────────────────────────
+
+
+def _hex(size: int | None = None, nullable: bool = False) -> Json:
+    pattern = "^([0-9a-f]{2})*$" if size is None else f"^[0-9a-f]{{{2 * size}}}$"
+    return {"type": ["string", "null"] if nullable else "string", "pattern": pattern}
+
+
+def _int(maximum: int = 0xFFFF_FFFF, nullable: bool = False) -> Json:
+    kind = ["integer", "null"] if nullable else "integer"
+    return {"type": kind, "minimum": 0, "maximum": maximum}
+
+
+def _obj(props: Json) -> Json:
+    """An object with exactly these properties, every one required (absent values are null)."""
+    return {
+        "type": "object",
+        "properties": props,
+        "required": sorted(props),
+        "additionalProperties": False,
+    }
+
+
+def _str(nullable: bool = False) -> Json:
+    return {"type": ["string", "null"] if nullable else "string"}
+
+
+_RESULT = {"enum": list(RESULTS)}
+_ERROR = {"enum": [*ERROR_NAMES, None]}
+_IDENTITY = _obj({"uri": _str(), "deviceId": _int(), "signingKey": _hex(65)})
+
+
+def _test_common(test_type: str) -> Json:
+    return {
+        "tcId": {"type": "integer", "minimum": 1},
+        "comment": _str(),
+        "flags": {"type": "array", "items": {"enum": list(FLAGS[test_type])}},
+        "result": _RESULT,
+    }
+
+
+def _file_schema(test_type: str, test_props: Json, defs: Json | None = None) -> Json:
+    note = _obj({"bugType": {"enum": list(BUG_TYPES)}, "description": _str()})
+    test = _obj({**_test_common(test_type), **test_props})
+    out: Json = {
+        "$schema": DRAFT,
+        "title": f"pq3proto {test_type} vectors",
+        **_obj(
+            {
+                "algorithm": {"const": ALGORITHMS[test_type]},
+                "schema": {"const": schema_file(test_type)},
+                "generatorVersion": _str(),
+                "numberOfTests": {"type": "integer", "minimum": 0},
+                "header": {"type": "array", "items": _str()},
+                "notes": {
+                    "type": "object",
+                    "properties": {flag: note for flag in FLAGS[test_type]},
+                    "additionalProperties": False,
+                },
+                "source": _obj({"name": _str(), "version": _str()}),
+                "testGroups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _obj(
+                        {
+                            "type": {"const": test_type},
+                            "tests": {"type": "array", "minItems": 1, "items": test},
+                        }
+                    ),
+                },
+            }
+        ),
+    }
+    if defs:
+        out["$defs"] = defs
+    return out
+
+
+def _root_key() -> Json:
+    return _file_schema(
+        ROOT_KEY_TYPE,
+        {
+            "dstKind": {"enum": ["sessionStart", "pkRatchet"]},
+            "sender": _IDENTITY,
+            "receiver": _IDENTITY,
+            "prekeyPoint": _hex(65, nullable=True),
+            "ephemeralPoint": _hex(65, nullable=True),
+            "startCiphertext": _hex(1568, nullable=True),
+            "prekeyKemPublicKey": _hex(1568, nullable=True),
+            "previousPoint": _hex(65, nullable=True),
+            "newPoint": _hex(65, nullable=True),
+            "kemCiphertext": _hex(1088, nullable=True),
+            "kemPublicKey": _hex(1184, nullable=True),
+            "dst": _hex(),
+            "oldRootKey": _hex(32),
+            "ecdhSecret": _hex(32),
+            "kemSecret": _hex(32, nullable=True),
+            "rootKey": _hex(32),
+            "chainKey": _hex(32),
+        },
+    )
+
+
+def _chain_step() -> Json:
+    step = _obj({"messageKey": _hex(32), "nextChainKey": _hex(32)})
+    return _file_schema(
+        CHAIN_STEP_TYPE,
+        {"chainKey": _hex(32), "steps": {"type": "array", "minItems": 1, "items": step}},
+    )
+
+
+def _message_key() -> Json:
+    return _file_schema(
+        MESSAGE_KEY_TYPE,
+        {
+            "messageKey": _hex(32),
+            "aesKey": _hex(32),
+            "iv": _hex(16),
+            "keyIndicator": _hex(32),
+            "plaintext": _hex(),
+            "ciphertext": _hex(),
+        },
+    )
+
+
+def _signature() -> Json:
+    return _file_schema(
+        SIGNATURE_TYPE,
+        {
+            "sender": _IDENTITY,
+            "receiver": _IDENTITY,
+            "signingScalar": _hex(32),
+            "dst": _hex(),
+            "ecdhPublicKey": _hex(65),
+            "preKeyHash": _hex(48, nullable=True),
+            "startCiphertext": _hex(1568, nullable=True),
+            "kemCiphertext": _hex(1088, nullable=True),
+            "kemPublicKey": _hex(1184, nullable=True),
+            "index": _int(),
+            "keyIndicator": _hex(32),
+            "authData": _hex(),
+            "ciphertext": _hex(),
+            "signatureBody": _hex(),
+            "signature": _hex(64),
+            "error": _ERROR,
+        },
+    )
+
+
+def _wire() -> Json:
+    fields = _obj(
+        {
+            "version": _int(255),
+            "flags": _int(255),
+            "ecdhPublicKey": _hex(65),
+            "preKeyHash": _hex(48, nullable=True),
+            "startCiphertext": _hex(1568, nullable=True),
+            "kemCiphertext": _hex(1088, nullable=True),
+            "kemPublicKey": _hex(1184, nullable=True),
+            "index": _int(),
+            "keyIndicator": _hex(32),
+            "authData": _hex(),
+            "ciphertext": _hex(),
+            "signature": _hex(64),
+        }
+    )
+    return _file_schema(
+        WIRE_TYPE,
+        {"wire": _hex(), "fields": {"oneOf": [fields, {"type": "null"}]}, "error": _ERROR},
+    )
+
+
+def _conversation() -> Json:
+    party = _obj(
+        {
+            "uri": _str(),
+            "deviceId": _int(),
+            "identityScalar": _hex(32),
+            "prekeyScalar": _hex(32),
+            "prekeyKemSeed": _hex(64),
+            "publicIdentity": _hex(),
+            "prekeyBundle": _hex(),
+        }
+    )
+    randomness = _obj(
+        {
+            "ecdhScalar": _hex(32, nullable=True),
+            "kemCoins": _hex(32, nullable=True),
+            "kemSeed": _hex(64, nullable=True),
+        }
+    )
+    parties = {"enum": ["initiator", "responder"]}
+    time = {"type": "integer", "minimum": 0}
+    delivery = {
+        "party": parties,
+        "time": time,
+        "message": _int(nullable=True),
+        "wire": _hex(nullable=True),
+        "result": _RESULT,
+        "error": _ERROR,
+        "plaintext": _hex(nullable=True),
+        "authData": _hex(nullable=True),
+    }
+    steps = {
+        "initiate": _obj(
+            {
+                "action": {"const": "initiate"},
+                "party": {"const": "initiator"},
+                "time": time,
+                "randomness": randomness,
+                "prekeyBundle": _hex(nullable=True),
+                "result": _RESULT,
+                "error": _ERROR,
+            }
+        ),
+        "encrypt": _obj(
+            {
+                "action": {"const": "encrypt"},
+                "party": parties,
+                "time": time,
+                "randomness": randomness,
+                "message": _int(),
+                "plaintext": _hex(),
+                "authData": _hex(),
+                "wire": _hex(),
+            }
+        ),
+        "accept": _obj({"action": {"const": "accept"}, **delivery}),
+        "decrypt": _obj({"action": {"const": "decrypt"}, **delivery}),
+        "restore": _obj(
+            {
+                "action": {"const": "restore"},
+                "party": parties,
+                "time": time,
+                "sessionState": _hex(),
+            }
+        ),
+    }
+    return _file_schema(
+        CONVERSATION_TYPE,
+        {
+            "policy": _obj(
+                {"everyMessages": _int(nullable=True), "maxAgeSeconds": _int(nullable=True)}
+            ),
+            "initiator": party,
+            "responder": party,
+            "steps": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"oneOf": [{"$ref": f"#/$defs/{name}Step"} for name in steps]},
+            },
+        },
+        defs={f"{name}Step": s for name, s in steps.items()},
+    )
+
+
+SCHEMAS: dict[str, Json] = {
+    schema_file(t): build()
+    for t, build in (
+        (ROOT_KEY_TYPE, _root_key),
+        (CHAIN_STEP_TYPE, _chain_step),
+        (MESSAGE_KEY_TYPE, _message_key),
+        (SIGNATURE_TYPE, _signature),
+        (WIRE_TYPE, _wire),
+        (CONVERSATION_TYPE, _conversation),
+    )
+}
+
+
+# ── The validator ───────────────────────────────────────────────────────────────────────
+
+_KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$defs",
+        "$ref",
+        "title",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "minItems",
+        "enum",
+        "const",
+        "pattern",
+        "minimum",
+        "maximum",
+        "oneOf",
+    }
+)
+
+
+def _type_ok(value: Any, name: str) -> bool:
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "null":
+        return value is None
+    raise ValueError(f"schema uses unsupported type {name!r}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 and True differ, as JSON Schema's const and enum require."""
+    return type(a) is type(b) and a == b
+
+
+def validate(instance: Any, schema: Json, root: Json | None = None, path: str = "$") -> list[str]:
+    """Errors of `instance` against `schema`, each naming its JSON path; empty when valid.
+
+    Implements the keywords above with draft 2020-12 meaning (`pattern` as an ECMA regex,
+    where `$` does not match before a final newline); any other keyword is refused.
+    """
+    root = schema if root is None else root
+    unknown = set(schema) - _KEYWORDS
+    if unknown:
+        raise ValueError(f"schema keyword(s) not supported: {sorted(unknown)}")
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/$defs/"):
+            raise ValueError(f"unsupported $ref {ref!r}")
+        return validate(instance, root["$defs"][ref[len("#/$defs/") :]], root, path)
+    errs: list[str] = []
+    if "type" in schema:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_type_ok(instance, n) for n in names):
+            return [f"{path}: expected {' or '.join(names)}"]
+    if "const" in schema and not _same(instance, schema["const"]):
+        errs.append(f"{path}: must be {schema['const']!r}")
+    if "enum" in schema and not any(_same(instance, v) for v in schema["enum"]):
+        errs.append(f"{path}: {instance!r} is not one of the allowed values")
+    if isinstance(instance, str) and "pattern" in schema:
+        pattern = schema["pattern"]
+        if pattern.endswith("$"):
+            pattern = pattern[:-1] + r"\Z"
+        if re.search(pattern, instance) is None:
+            errs.append(f"{path}: does not match {schema['pattern']}")
+    if isinstance(instance, int) and not isinstance(instance, bool):
+        if "minimum" in schema and instance < schema["minimum"]:
+            errs.append(f"{path}: below {schema['minimum']}")
+        if "maximum" in schema and instance > schema["maximum"]:
+            errs.append(f"{path}: above {schema['maximum']}")
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in instance:
+                errs.append(f"{path}: missing field {key!r}")
+        for key, value in instance.items():
+            if key in props:
+                errs.extend(validate(value, props[key], root, f"{path}.{key}"))
+            elif schema.get("additionalProperties", True) is False:
+                errs.append(f"{path}: unknown field {key!r}")
+    if isinstance(instance, list):
+        if len(instance) < schema.get("minItems", 0):
+            errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if "items" in schema:
+            for i, item in enumerate(instance):
+                errs.extend(validate(item, schema["items"], root, f"{path}[{i}]"))
+    if "oneOf" in schema:
+        results = [validate(instance, s, root, path) for s in schema["oneOf"]]
+        matched = sum(1 for r in results if not r)
+        if matched != 1:
+            best = min(results, key=len) if matched == 0 else []
+            errs.append(f"{path}: matches {matched} of the allowed shapes, not exactly one")
+            errs.extend(best)
+    return errs
