@@ -269,7 +269,9 @@ class ConversationRunner:
             "wire_bytes": da["wire_bytes"] + db["wire_bytes"],
             "plaintext_bytes": da["plaintext_bytes"] + db["plaintext_bytes"],
         }
-        return Rep(n, sum(lat) / 1e9, wall / 1e9, cpu, lat, events)
+        turn_ns = sum(x for x, t in zip(lat, turns, strict=True) if t)
+        extra = {"turn_s": turn_ns / 1e9, "steady_s": (sum(lat) - turn_ns) / 1e9}
+        return Rep(n, sum(lat) / 1e9, wall / 1e9, cpu, lat, events, extra)
 
 
 class FanoutRunner:
@@ -475,12 +477,32 @@ def summarise(spec: BenchSpec, per_worker: list[list[Rep]], workers: int) -> dic
     if spec.workload == "symmetric":
         parse_s = sum(r.extra.get("parse_s", 0.0) for r in every)
         out["parse_us_per_message"] = parse_s / total_msgs * 1e6
+    if spec.workload in ("full", "pingpong"):
+        out["time_split"] = _time_split(every, events)
     if spec.workload == "fanout":
         out["user_messages_per_second"] = rate_stats([x / spec.recipients for x in rates])
     if events.get("wire_bytes"):
         denom = events.get("user_messages", 0) * spec.recipients or total_msgs
         out["wire_bytes_per_message"] = events["wire_bytes"] / denom
     return out
+
+
+def _time_split(every: list[Rep], events: dict[str, int]) -> dict[str, Any]:
+    """Where the timed work went: messages that changed direction vs steady ones."""
+    turns = events.get("direction_changes", 0)
+    steady = sum(r.messages for r in every) - turns
+    turn_s = sum(r.extra.get("turn_s", 0.0) for r in every)
+    steady_s = sum(r.extra.get("steady_s", 0.0) for r in every)
+    total = turn_s + steady_s
+    return {
+        "turn_messages": turns,
+        "turn_mean_us": turn_s / turns * 1e6 if turns else None,
+        "turn_share_of_time": turn_s / total if total else None,
+        "steady_messages": steady,
+        "steady_mean_us": steady_s / steady * 1e6 if steady else None,
+        "note": "a turn message is the first after a direction change: it carries the "
+        "ECDH step of both sides and any rekey request, answer or completion",
+    }
 
 
 # ── The ECDSA floor of the full workload ───────────────────────────────────────────────
@@ -727,6 +749,14 @@ def format_summary(doc: dict[str, Any]) -> str:
             if not p["include_parse"]
             else f"  parsing     {r['parse_us_per_message']:.2f} us/message (counted)"
         )
+    if "time_split" in r:
+        t = r["time_split"]
+        if t["turn_messages"] and t["steady_messages"]:
+            lines.append(
+                f"  time split  steady {t['steady_mean_us']:.1f} us/msg x {t['steady_messages']:,}"
+                f"; turn {t['turn_mean_us']:.1f} us/msg x {t['turn_messages']:,} "
+                f"({t['turn_share_of_time'] * 100:.0f}% of the time)"
+            )
     if "user_messages_per_second" in r:
         lines.append(f"  user msgs/s {_fmt_rate(r['user_messages_per_second'])}")
     if r["events"]:
