@@ -8,7 +8,8 @@
  * Conventions: every symbol is pq3_-prefixed; output pointers come first (after the
  * scratch context), inputs are const; 0 is success, a negative PQ3_ERR_* is a failure.
  * On failure no chain-key output is written and plaintext outputs are left zeroed.
- * Nothing allocates on the per-message path except OpenSSL's own ECDSA internals.
+ * Nothing allocates on the per-message path except ECDSA (OpenSSL internals and the
+ * DER conversion of r || s).
  * A pq3_ctx, pq3_signer or pq3_verifier must not be used by two threads at once;
  * different objects may be used concurrently.
  *
