@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# ── KDF and signature labels (spec/02-key-schedule.md, table 1) ────────────────────────────
+# ── KDF and signature labels (spec/01-conventions.md §4) ──────────────────────────────────
 LABEL_ROOT_DERIVATION: Final = b"rkDerivation-"
 LABEL_MESSAGE_KEY: Final = b"msgKeyDerivation"
 LABEL_CHAIN_KEY: Final = b"chainKeyDerivation"
@@ -84,3 +84,7 @@ MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
 # ── Rekey policy defaults (spec/03-ratchet.md §5) ──────────────────────────────────────
 DEFAULT_REKEY_MESSAGES: Final = 50
 DEFAULT_REKEY_SECONDS: Final = 7 * 24 * 3600
+# Policy values must survive persistence exactly: counts fit a uint32, ages are whole
+# milliseconds up to a century.
+MAX_REKEY_MESSAGES: Final = 0xFFFF_FFFF
+MAX_REKEY_SECONDS: Final = 100 * 365 * 24 * 3600

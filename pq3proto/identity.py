@@ -1,4 +1,4 @@
-"""Devices, public identities and signed prekey bundles (spec/03-ratchet.md §1).
+"""Devices, public identities and signed prekey bundles (spec/03-ratchet.md §1, 06-state.md §2).
 
 Owns: a device's long-term ECDSA identity key, its address, its prekeys (P-256 ECDH and
 ML-KEM-1024), the signed bundle others fetch, the prekey hash that finds it again, and the
@@ -249,7 +249,11 @@ class Device:
             raise MalformedInputError("device state: keys do not match their public values")
         if kem.get_backend().public_key_from_seed(kem.MLKEM1024, seed) != bundle.kem_public_key:
             raise MalformedInputError("device state: KEM seed does not match the bundle")
-        return cls(identity, signing, ecdh, seed, bundle, seen)
+        bundle.verify(identity)
+        device = cls(identity, signing, ecdh, seed, bundle, seen)
+        if device.to_bytes() != data:
+            raise MalformedInputError("device state: not in canonical form")
+        return device
 
     def __repr__(self) -> str:
         return f"Device({self.identity})"

@@ -52,7 +52,7 @@ def session_dst(sender_binding: bytes, receiver_binding: bytes) -> bytes:
 def session_start_dst(
     dst: bytes, prekey_point: bytes, ephemeral_point: bytes, ciphertext: bytes, kem_pk: bytes
 ) -> bytes:
-    """Domain string of the session start (§2): every public value of the exchange."""
+    """Domain string of the session start (§3): every public value of the exchange."""
     return dst + LABEL_SESSION_START + prekey_point + ephemeral_point + ciphertext + kem_pk
 
 

@@ -6,9 +6,15 @@ Not: the rekey itself (ratchet.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from .constants import DEFAULT_REKEY_MESSAGES, DEFAULT_REKEY_SECONDS
+from .constants import (
+    DEFAULT_REKEY_MESSAGES,
+    DEFAULT_REKEY_SECONDS,
+    MAX_REKEY_MESSAGES,
+    MAX_REKEY_SECONDS,
+)
 from .encoding import Reader, u64
 from .errors import MalformedInputError, MisuseError
 
@@ -28,10 +34,14 @@ class RekeyPolicy:
     max_age_seconds: float | None = DEFAULT_REKEY_SECONDS
 
     def __post_init__(self) -> None:
-        if self.every_messages is not None and self.every_messages < 0:
-            raise MisuseError("every_messages must be >= 0 or None")
-        if self.max_age_seconds is not None and self.max_age_seconds < 0:
-            raise MisuseError("max_age_seconds must be >= 0 or None")
+        n, s = self.every_messages, self.max_age_seconds
+        if n is not None and not (isinstance(n, int) and 0 <= n <= MAX_REKEY_MESSAGES):
+            raise MisuseError(f"every_messages must be an integer in [0, {MAX_REKEY_MESSAGES}]")
+        if s is not None:
+            if not (math.isfinite(s) and 0 <= s <= MAX_REKEY_SECONDS):
+                raise MisuseError(f"max_age_seconds must be in [0, {MAX_REKEY_SECONDS}]")
+            # Whole milliseconds, as persisted: a restored session behaves identically.
+            object.__setattr__(self, "max_age_seconds", round(s * 1000) / 1000)
 
     @classmethod
     def every_turn(cls) -> RekeyPolicy:
@@ -87,6 +97,8 @@ class RekeyPolicy:
     def read(cls, r: Reader) -> RekeyPolicy:
         n = r.u64("policy messages")
         s = r.u64("policy milliseconds")
+        if (n != _NONE and n > MAX_REKEY_MESSAGES) or (s != _NONE and s > MAX_REKEY_SECONDS * 1000):
+            raise MalformedInputError("session state: rekey policy out of range")
         try:
             return cls(
                 every_messages=None if n == _NONE else n,

@@ -214,6 +214,10 @@ def plan_receive(
             raise MisuseError("message starts a new session: pass it to Session.accept")
         if not state.awaiting_reply or state.my_ecdh is None:
             raise AuthenticationError("a new ratchet key arrived where none can be")
+        if msg.index > MAX_FORWARD_JUMP:
+            raise TooFarAheadError(
+                f"message {msg.index} of a new chain; at most {MAX_FORWARD_JUMP} may be skipped"
+            )
         state, effects = _receive_ecdh_step(state, msg.header, dst_recv, now)
         pos = len(state.receiving) - 1
     return _plan_in_chain(state, pos, msg.index, effects, step)

@@ -1,4 +1,4 @@
-"""Sessions: the public API over identities, ratchet and message path (spec/03-ratchet.md §6).
+"""Sessions: the public API over identities, ratchet and message path (spec/03-ratchet.md §4, §6).
 
 Owns: Session.initiate / accept / encrypt / decrypt / to_bytes / from_bytes, the order of
 checks on receipt, commit-on-success of every state change, and the per-session counters.
@@ -353,6 +353,11 @@ class Session:
     @property
     def peer(self) -> PublicIdentity:
         return self._state.peer
+
+    @property
+    def is_initiator(self) -> bool:
+        """True on the side that called initiate."""
+        return self._state.initiator
 
     @property
     def policy(self) -> RekeyPolicy:

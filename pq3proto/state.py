@@ -133,15 +133,18 @@ def _decode(blob: bytes) -> SessionState:
     if n_skipped > MAX_SKIPPED_KEYS:
         raise MalformedInputError("session state: too many skipped keys")
     skipped: dict[tuple[bytes, int], bytes] = {}
+    next_index = {c.peer_point: c.next_index for c in receiving}
     for _ in range(n_skipped):
         key = (r.take(P256_POINT_SIZE, "skipped point"), r.u32("skipped index"))
+        if key[1] >= next_index.get(key[0], 0):
+            raise MalformedInputError("session state: skipped key outside its chain")
         skipped[key] = r.take(MESSAGE_KEY_SIZE, "skipped key")
     if len(skipped) != n_skipped:
         raise MalformedInputError("session state: duplicate skipped key")
     n_retired = r.u32("retired chains")
     if n_retired > MAX_RETIRED_CHAINS:
         raise MalformedInputError("session state: too many retired chains")
-    retired = tuple(r.take(P256_POINT_SIZE, "retired point") for _ in range(n_retired))
+    retired = tuple(_read_point(r, "retired point") for _ in range(n_retired))
     kem_seed = _read_opt(r, KEM_SEED_SIZE, "KEM seed")
     peer_kem = _read_opt(r, MLKEM768_PUBLIC_KEY_SIZE, "peer KEM key")
     since = r.u64("messages since rekey")
@@ -151,6 +154,10 @@ def _decode(blob: bytes) -> SessionState:
     my_kem_public = None
     if kem_seed is not None:
         my_kem_public = kem.get_backend().public_key_from_seed(kem.MLKEM768, kem_seed)
+    if sending is not None and sending.header.kem_public_key not in (None, my_kem_public):
+        raise MalformedInputError("session state: sending chain asks with a key not held")
+    if sending is not None and not awaiting:
+        raise MalformedInputError("session state: a sending chain is always awaiting a reply")
     if peer_kem is not None:
         kem.get_backend().validate_public_key(kem.MLKEM768, peer_kem)
     ratchet = RatchetState(
