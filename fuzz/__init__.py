@@ -1,0 +1,1 @@
+"""Longer fuzzing runs of the hostile-input targets (see fuzz/run.py)."""
