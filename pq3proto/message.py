@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
 from .errors import AuthenticationError, BackendUnavailableError, MisuseError
 from .kdf import chain_step, message_keys
 from .primitives import P256PrivateKey, Verifier, aes256_ctr, ct_equal
@@ -96,6 +98,20 @@ class HotPath(Protocol):
         ...
 
 
+def check_consecutive(msgs: list[ParsedMessage]) -> None:
+    """A batch must be consecutive indices of one chain; anything else is caller misuse."""
+    for prev, cur in pairwise(msgs):
+        if cur.index != prev.index + 1:
+            raise MisuseError("open_batch needs consecutive message indices of one chain")
+
+
+def check_seal_arguments(index: int, plaintext: bytes, auth_data: bytes) -> None:
+    if not 0 <= index <= _MAX_INDEX:
+        raise MisuseError("message index does not fit in uint32")
+    if len(plaintext) > MAX_PLAINTEXT_LENGTH or len(auth_data) > MAX_AUTH_DATA_LENGTH:
+        raise MisuseError("plaintext or auth data exceeds the protocol limits")
+
+
 def sign_prehashed_deterministic(key: P256PrivateKey, digest: bytes) -> bytes:
     """RFC 6979 signature over a SHA-256 digest, raw low-S (deterministic mode only)."""
     from cryptography.hazmat.primitives import hashes
@@ -113,6 +129,7 @@ def sign_prehashed_deterministic(key: P256PrivateKey, digest: bytes) -> bytes:
 
 
 _NO_SIGNATURE = bytes(64)
+_MAX_INDEX = 0xFFFF_FFFF
 
 
 class PythonHotPath:
@@ -139,6 +156,7 @@ class PythonHotPath:
         signer: P256PrivateKey | None,
         deterministic: bool = False,
     ) -> tuple[bytes, bytes]:
+        check_seal_arguments(index, plaintext, auth_data)
         mk, next_ck = chain_step(chain_key)
         aes_key, iv, indicator = message_keys(mk)
         ct = aes256_ctr(aes_key, iv, plaintext)
@@ -201,6 +219,7 @@ class PythonHotPath:
     def open_batch(
         self, chain_key: bytes, msgs: list[ParsedMessage], tail: bytes, verifier: Verifier | None
     ) -> tuple[list[bytes], bytes]:
+        check_consecutive(msgs)
         out = []
         ck = chain_key
         for m in msgs:

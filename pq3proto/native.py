@@ -28,7 +28,7 @@ from .errors import (
     MisuseError,
     PQ3Error,
 )
-from .message import SendingChain, sign_prehashed_deterministic
+from .message import SendingChain, check_consecutive, sign_prehashed_deterministic
 from .primitives import P256PrivateKey
 from .wire import ParsedMessage
 
@@ -402,6 +402,7 @@ class NativeHotPath:
     ) -> tuple[list[bytes], bytes]:
         ctx = self._ctx()
         _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        check_consecutive(msgs)
         n = len(msgs)
         tail = _bytes(tail)
         indices = [m.index for m in msgs]
