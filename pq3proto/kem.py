@@ -25,6 +25,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
+import numpy as np
+
 from .constants import (
     KEM_COINS_SIZE,
     KEM_SEED_SIZE,
@@ -97,12 +99,16 @@ def check_public_key(params: KemParams, public_key: bytes) -> None:
             f"{params.name} public key must be {params.public_key_size} bytes, "
             f"got {len(public_key)}"
         )
-    t_hat = memoryview(bytes(public_key))[: params.public_key_size - _RHO_SIZE]
-    for i, (b0, b1, b2) in enumerate(zip(t_hat[0::3], t_hat[1::3], t_hat[2::3], strict=True)):
-        if b0 | (b1 & 0x0F) << 8 >= _Q or b1 >> 4 | b2 << 4 >= _Q:
-            raise InvalidKeyError(
-                f"{params.name} public key fails the modulus check near coefficient {2 * i}"
-            )
+    t_hat = np.frombuffer(bytes(public_key), dtype=np.uint8, count=len(public_key) - _RHO_SIZE)
+    b = t_hat.reshape(-1, 3).astype(np.uint16)
+    coefficients = np.empty((b.shape[0], 2), dtype=np.uint16)
+    coefficients[:, 0] = b[:, 0] | (b[:, 1] & 0x0F) << 8
+    coefficients[:, 1] = b[:, 1] >> 4 | b[:, 2] << 4
+    bad = np.flatnonzero(coefficients.reshape(-1) >= _Q)
+    if bad.size:
+        raise InvalidKeyError(
+            f"{params.name} public key fails the modulus check at coefficient {int(bad[0])}"
+        )
 
 
 def _check_known(params: KemParams) -> None:
