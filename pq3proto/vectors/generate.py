@@ -854,7 +854,7 @@ def conversation_file() -> Json:
         c.deliver(A, m[i])
     done(c, "out-of-order delivery within and across chains", ["OutOfOrder", "PqRekey"])
 
-    c = ConversationBuilder("restore", RekeyPolicy(3, DEFAULT_REKEY_SECONDS), SEED_PREFIX)
+    c = ConversationBuilder("restore", EVERY_TURN, SEED_PREFIX)
     c.initiate()
     c.restore(A)  # before the first message
     m = [c.send(A) for _ in range(3)]
