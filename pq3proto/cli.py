@@ -2,7 +2,7 @@
 
 Owns: argument parsing and the demo conversation.
 Not: benchmarks (bench.py), vectors (vectors/), experiments (experiments/): each of those
-modules adds its own subcommand through an `add_parser(subparsers)` function.
+adds its own subcommand through an `add_parser(subparsers)` function.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .message import hot_path
 from .policy import RekeyPolicy
 from .session import Session
 
-# Modules that contribute subcommands; a missing one simply contributes nothing.
+# Modules that contribute subcommands, each through add_parser(subparsers).
 _SUBCOMMAND_MODULES = ("pq3proto.bench", "pq3proto.vectors.cli", "pq3proto.experiments.cli")
 
 _WORDS = (
@@ -93,13 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="mean messages per turn before the direction changes (default 3)")
     demo.set_defaults(func=_demo_main)
     for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue
-            raise
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
