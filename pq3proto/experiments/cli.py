@@ -23,7 +23,9 @@ DEFAULT_INTERVALS = (5, 10, 25, 50, 100)
 class ProgressBar:
     """A one-line progress bar, redrawn in place; silent when disabled."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30, enabled: bool = True) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, width: int = 30, enabled: bool = True
+    ) -> None:
         self.stream = stream
         self.width = width
         self.enabled = enabled
@@ -36,8 +38,9 @@ class ProgressBar:
         bar = "#" * filled + "." * (self.width - filled)
         elapsed = time.monotonic() - self._start
         end = "\n" if done >= total else ""
-        self.stream.write(f"\r[{bar}] {done}/{total} {elapsed:5.1f}s {label:<28}{end}")
-        self.stream.flush()
+        stream = self.stream or sys.stderr
+        stream.write(f"\r[{bar}] {done}/{total} {elapsed:5.1f}s {label:<28}{end}")
+        stream.flush()
 
 
 def format_table(doc: dict[str, Any]) -> str:
