@@ -27,6 +27,7 @@ import numpy as np
 from .benchmarks_support import (
     Progress,
     check_path,
+    cpu_idle_fraction,
     latency_stats,
     load_average,
     machine_info,
@@ -633,6 +634,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     show = _progress_enabled(args)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = load_average()
+    idle_before = cpu_idle_fraction()
     results = measure(spec, args.repeat, args.workers, show, f"{path} x{args.workers}")
     if args.workers > 1:
         single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)")
@@ -675,6 +677,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "revision": revision_info(),
         "started_at": started,
         "load_average": {"before": load_before, "after": load_after},
+        "cpu_idle_before": idle_before,
         "parameters": params,
         "results": results,
     }
@@ -732,7 +735,8 @@ def format_summary(doc: dict[str, Any]) -> str:
         f"  machine     {m['cpu_model']}, {m['cores_usable']} usable cores, Python "
         f"{m['python']}, libcrypto {m['openssl_system_libcrypto']['version']}, "
         f"cryptography {m['cryptography']} ({m['openssl_cryptography_wheel']})",
-        f"  load avg    before {doc['load_average']['before']}, "
+        f"  load        idle {doc['cpu_idle_before']} of all CPUs just before; load avg "
+        f"before {doc['load_average']['before']}, "
         f"after {doc['load_average']['after']}; CPU/wall per worker "
         f"{r['cpu_seconds_per_wall_second_per_worker']:.2f}",
         f"  msgs/s      {_fmt_rate(r['messages_per_second'])}",

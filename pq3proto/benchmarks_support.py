@@ -34,6 +34,7 @@ __all__ = [
     "ENV_NATIVE",
     "OneWayChain",
     "Progress",
+    "cpu_idle_fraction",
     "latency_stats",
     "load_average",
     "machine_info",
@@ -230,6 +231,23 @@ def load_average() -> list[float]:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:  # pragma: no cover
         return []
+
+
+def cpu_idle_fraction(seconds: float = 1.0) -> float | None:
+    """Share of all CPUs idle over `seconds` (from /proc/stat); None where unavailable."""
+
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat", encoding="utf-8") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+
+    try:
+        idle0, total0 = snap()
+        time.sleep(seconds)
+        idle1, total1 = snap()
+    except (OSError, ValueError, IndexError):
+        return None
+    return round((idle1 - idle0) / max(1, total1 - total0), 3)
 
 
 def revision_info() -> dict[str, Any]:
