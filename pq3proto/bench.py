@@ -634,7 +634,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     show = _progress_enabled(args)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = load_average()
-    idle_before = cpu_idle_fraction()
+    idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
     results = measure(spec, args.repeat, args.workers, show, f"{path} x{args.workers}")
     if args.workers > 1:
         single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)")
@@ -885,6 +885,12 @@ def add_parser(subparsers: Any) -> None:
         type=int,
         default=None,
         help="untimed messages before the first repetition (default 2,000)",
+    )
+    p.add_argument(
+        "--idle-sample",
+        type=float,
+        default=1.0,
+        help="seconds of /proc/stat sampling before the run to record idle CPU (0: skip)",
     )
     p.add_argument("--seed", type=int, default=1, help="seed of payloads and turns")
     p.add_argument(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pq3proto import bench
-from pq3proto.benchmarks_support import Progress, native_available
+from pq3proto.benchmarks_support import Progress, cpu_idle_fraction, native_available
 from pq3proto.cli import main
 
 REQUIRED = {
@@ -32,6 +32,7 @@ REQUIRED = {
     "parameters",
     "results",
     "load_average",
+    "cpu_idle_before",
 }
 MACHINE = {
     "cpu_model",
@@ -47,7 +48,20 @@ MACHINE = {
 
 def run(tmp_path: Path, *argv: str) -> dict[str, Any]:
     out = tmp_path / "result.json"
-    rc = main(["bench", *argv, "--repeat", "1", "--warmup", "10", "--json", str(out)])
+    rc = main(
+        [
+            "bench",
+            *argv,
+            "--repeat",
+            "1",
+            "--warmup",
+            "10",
+            "--idle-sample",
+            "0",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     doc: dict[str, Any] = json.loads(out.read_text())
     return doc
@@ -225,3 +239,8 @@ def test_progress_bar_draws_and_finishes() -> None:
     p.advance(5)
     p.close()
     assert stream.getvalue().endswith("\n") and "100.0%" in stream.getvalue()
+
+
+def test_idle_fraction_is_a_share() -> None:
+    idle = cpu_idle_fraction(0.05)
+    assert idle is None or 0.0 <= idle <= 1.0
