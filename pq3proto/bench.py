@@ -338,12 +338,19 @@ def make_runner(spec: BenchSpec) -> Runner:
 # ── Running: in this process, or N worker processes ────────────────────────────────────
 
 
-def _run_local(spec: BenchSpec, reps: int, progress: Progress) -> list[list[Rep]]:
+def _run_local(
+    spec: BenchSpec, reps: int, progress: Progress, between: Callable[[], None] | None
+) -> list[list[Rep]]:
     with selected_path(spec.path):
         runner = make_runner(spec)
         if spec.warmup:
             runner.run(spec.warmup, _no_tick)
-        return [[runner.run(spec.messages, progress.advance) for _ in range(reps)]]
+        out = []
+        for _ in range(reps):
+            out.append(runner.run(spec.messages, progress.advance))
+            if between is not None:
+                between()
+        return [out]
 
 
 def _worker_main(
@@ -418,7 +425,12 @@ def _run_workers(spec: BenchSpec, reps: int, workers: int, progress: Progress) -
 
 
 def measure(
-    spec: BenchSpec, reps: int, workers: int, show_progress: bool, label: str
+    spec: BenchSpec,
+    reps: int,
+    workers: int,
+    show_progress: bool,
+    label: str,
+    between: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run `reps` repetitions on `workers` processes; aggregate and summarise them."""
     total = reps * spec.messages * workers
@@ -427,7 +439,7 @@ def measure(
     progress = Progress(total, label, show_progress)
     try:
         if workers == 1:
-            per_worker = _run_local(spec, reps, progress)
+            per_worker = _run_local(spec, reps, progress, between)
         else:
             per_worker = _run_workers(spec, reps, workers, progress)
     finally:
@@ -509,92 +521,113 @@ def _time_split(every: list[Rep], events: dict[str, int]) -> dict[str, Any]:
 # ── The ECDSA floor of the full workload ───────────────────────────────────────────────
 
 
-def measure_floor(spec: BenchSpec, messages: int, rounds: int) -> dict[str, Any]:
+class FloorMeter:
     """ECDSA P-256 sign + verify alone, on this machine, through the path of the run.
 
     native: the C signer and verifier, isolated by difference inside the same C calls
     (seal_batch signed - unsigned; open_batch verified - unverified, equal messages), so
     SHA-256 of the signed body is included and the wrapper overhead is not. python:
     cryptography directly (P256PrivateKey.sign / Verifier.verify on a message's signed body).
+    Build it with the run's path selected; call round() between repetitions of the workload,
+    so that both see the same machine conditions.
     """
-    with selected_path(spec.path):
-        hot = hot_path()
-        check_path(hot, spec.path)
+
+    def __init__(self, spec: BenchSpec, messages: int) -> None:
+        self.path = spec.path
+        self.hot = hot_path()
+        check_path(self.hot, spec.path)
         alice, bob = make_pair(RekeyPolicy.never())
-        ow = one_way_chain(bob, alice)
-        key = P256PrivateKey.generate()
-        signer, verifier = hot.signer(key), hot.verifier(key.public)
-        pts = _payloads(spec.payload, spec.seed)
-        n_batches = max(1, messages // len(pts))
-        n = n_batches * len(pts)
+        self.ow = ow = one_way_chain(bob, alice)
+        self.key = key = P256PrivateKey.generate()
+        self.signer, self.verifier = self.hot.signer(key), self.hot.verifier(key.public)
+        self.pts = _payloads(spec.payload, spec.seed)
+        self.n_batches = max(1, messages // len(self.pts))
+        self.n = self.n_batches * len(self.pts)
+        wires, _ = self.hot.seal_batch(
+            ow.send_key, ow.next_index, ow.chain, b"", self.pts, self.signer
+        )
+        self.msgs = [parse_message(w) for w in wires]
+        m = self.msgs[0]
+        self.body = signature_body(
+            m.ciphertext, m.auth_data, m.indicator, m.header.ecdh_public_key, m.index, ow.tail
+        )
+        self.py_verifier = Verifier(key.public)
+        self.sig = key.sign(self.body)
+        self.sign_us: list[float] = []
+        self.verify_us: list[float] = []
+        self.cpu_s = self.wall_s = 0.0
+
+    def round(self) -> None:
+        """One timed round of n signatures and n verifications."""
+        c0, w0 = time.process_time(), time.perf_counter()
+        if self.path == "native":
+            self._native_round()
+        else:
+            self._python_round()
+        self.cpu_s += time.process_time() - c0
+        self.wall_s += time.perf_counter() - w0
+
+    def _native_round(self) -> None:
+        hot, ow, pts, msgs = self.hot, self.ow, self.pts, self.msgs
+        ck, idx, chain, tail = ow.send_key, ow.next_index, ow.chain, ow.tail
         clock = time.perf_counter_ns
-        sign_us: list[float] = []
-        verify_us: list[float] = []
-        if spec.path == "native":
-            wires, _ = hot.seal_batch(ow.send_key, ow.next_index, ow.chain, b"", pts, signer)
-            msgs = [parse_message(w) for w in wires]
-            ck, idx, chain, tail = ow.send_key, ow.next_index, ow.chain, ow.tail
-            for _ in range(rounds):
-                t = [0, 0, 0, 0]
-                for _ in range(n_batches):
-                    t0 = clock()
-                    hot.seal_batch(ck, idx, chain, b"", pts, None)
-                    t1 = clock()
-                    hot.seal_batch(ck, idx, chain, b"", pts, signer)
-                    t2 = clock()
-                    hot.open_batch(ck, msgs, tail, None)
-                    t3 = clock()
-                    hot.open_batch(ck, msgs, tail, verifier)
-                    t4 = clock()
-                    t[0] += t1 - t0
-                    t[1] += t2 - t1
-                    t[2] += t3 - t2
-                    t[3] += t4 - t3
-                sign_us.append((t[1] - t[0]) / n / 1000)
-                verify_us.append((t[3] - t[2]) / n / 1000)
+        t = [0, 0, 0, 0]
+        for _ in range(self.n_batches):
+            t0 = clock()
+            hot.seal_batch(ck, idx, chain, b"", pts, None)
+            t1 = clock()
+            hot.seal_batch(ck, idx, chain, b"", pts, self.signer)
+            t2 = clock()
+            hot.open_batch(ck, msgs, tail, None)
+            t3 = clock()
+            hot.open_batch(ck, msgs, tail, self.verifier)
+            t4 = clock()
+            t[0] += t1 - t0
+            t[1] += t2 - t1
+            t[2] += t3 - t2
+            t[3] += t4 - t3
+        self.sign_us.append((t[1] - t[0]) / self.n / 1000)
+        self.verify_us.append((t[3] - t[2]) / self.n / 1000)
+
+    def _python_round(self) -> None:
+        key, body, sig, verifier, n = self.key, self.body, self.sig, self.py_verifier, self.n
+        clock = time.perf_counter_ns
+        t0 = clock()
+        for _ in range(n):
+            key.sign(body)
+        t1 = clock()
+        for _ in range(n):
+            verifier.verify(body, sig)
+        t2 = clock()
+        self.sign_us.append((t1 - t0) / n / 1000)
+        self.verify_us.append((t2 - t1) / n / 1000)
+
+    def summary(self) -> dict[str, Any]:
+        """Medians over rounds; the rate one core allows for sign + verify alone."""
+        if self.path == "native":
             method = (
                 "C signer/verifier by difference: seal_batch(signer) - seal_batch(None) and "
                 "open_batch(verifier) - open_batch(None), batches of 64, same messages"
             )
         else:
-            wires, _ = hot.seal_batch(ow.send_key, ow.next_index, ow.chain, b"", pts[:1], None)
-            m = parse_message(wires[0])
-            body = signature_body(
-                m.ciphertext,
-                m.auth_data,
-                m.indicator,
-                m.header.ecdh_public_key,
-                m.index,
-                ow.tail,
-            )
-            py_verifier = Verifier(key.public)
-            sig = key.sign(body)
-            for _ in range(rounds):
-                t0 = clock()
-                for _ in range(n):
-                    key.sign(body)
-                t1 = clock()
-                for _ in range(n):
-                    py_verifier.verify(body, sig)
-                t2 = clock()
-                sign_us.append((t1 - t0) / n / 1000)
-                verify_us.append((t2 - t1) / n / 1000)
             method = (
                 "cryptography directly: P256PrivateKey.sign + Verifier.verify (raw low-S "
-                f"encoding included) over one message's signed body ({len(body)} bytes)"
+                f"encoding included) over one message's signed body ({len(self.body)} bytes)"
             )
-    s, v = float(np.median(sign_us)), float(np.median(verify_us))
-    return {
-        "method": method,
-        "messages_per_round": n,
-        "rounds": rounds,
-        "sign_us": s,
-        "verify_us": v,
-        "sign_us_per_round": sign_us,
-        "verify_us_per_round": verify_us,
-        "messages_per_second": 1e6 / (s + v),
-        "counts": "one message = one ECDSA P-256 sign + one verify, on one core",
-    }
+        s, v = float(np.median(self.sign_us)), float(np.median(self.verify_us))
+        return {
+            "method": method,
+            "messages_per_round": self.n,
+            "rounds": len(self.sign_us),
+            "schedule": "one round after each repetition of the single-worker workload run",
+            "sign_us": s,
+            "verify_us": v,
+            "sign_us_per_round": self.sign_us,
+            "verify_us_per_round": self.verify_us,
+            "cpu_seconds_per_wall_second": self.cpu_s / self.wall_s if self.wall_s else None,
+            "messages_per_second": 1e6 / (s + v),
+            "counts": "one message = one ECDSA P-256 sign + one verify, on one core",
+        }
 
 
 # ── The command ────────────────────────────────────────────────────────────────────────
@@ -635,9 +668,21 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = load_average()
     idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
-    results = measure(spec, args.repeat, args.workers, show, f"{path} x{args.workers}")
+    floor: FloorMeter | None = None
+    if spec.workload == "full":
+        with selected_path(path):
+            floor = FloorMeter(spec, args.floor_messages)
+    local_between = floor.round if floor is not None else None
+    results = measure(
+        spec,
+        args.repeat,
+        args.workers,
+        show,
+        f"{path} x{args.workers}",
+        local_between if args.workers == 1 else None,
+    )
     if args.workers > 1:
-        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)")
+        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)", local_between)
         results["single_worker"] = single
         results["scaling_efficiency"] = results["messages_per_second"]["median"] / (
             args.workers * single["messages_per_second"]["median"]
@@ -645,10 +690,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         one_core = single["messages_per_second"]["median"]
     else:
         one_core = results["messages_per_second"]["median"]
-    if spec.workload == "full":
-        floor = measure_floor(spec, args.floor_messages, max(3, args.repeat))
-        results["floor"] = floor
-        results["full_over_floor"] = one_core / floor["messages_per_second"]
+    if floor is not None:
+        with selected_path(path):
+            floor_doc = floor.summary()
+        results["floor"] = floor_doc
+        results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
     if args.compare:
         results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
     load_after = load_average()
