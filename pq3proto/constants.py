@@ -81,6 +81,10 @@ MAX_AUTH_DATA_LENGTH: Final = 1 << 16
 # Session starts a device remembers per prekey to refuse replays (oldest forgotten first).
 MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
 
+# Counters in a stored session state (messages, bytes) stay below this, so that no increment
+# of a restored state can overflow its uint64 field; no real session comes near it.
+MAX_STORED_COUNTER: Final = 1 << 62
+
 # ── Rekey policy defaults (spec/03-ratchet.md §5) ──────────────────────────────────────
 DEFAULT_REKEY_MESSAGES: Final = 50
 DEFAULT_REKEY_SECONDS: Final = 7 * 24 * 3600

@@ -16,6 +16,7 @@ from .constants import (
     MAX_RECEIVING_CHAINS,
     MAX_RETIRED_CHAINS,
     MAX_SKIPPED_KEYS,
+    MAX_STORED_COUNTER,
     MESSAGE_KEY_SIZE,
     MLKEM768_PUBLIC_KEY_SIZE,
     P256_POINT_SIZE,
@@ -151,6 +152,11 @@ def _decode(blob: bytes) -> SessionState:
     (last_pq,) = _F64.unpack(r.take(8, "last rekey time"))
     stats = SessionStats(**{k: r.u64(k) for k in _STATS})
     r.done()
+    counters = [since, *(getattr(stats, k) for k in _STATS), *(c.next_index for c in receiving)]
+    if sending is not None:
+        counters.append(sending.next_index)
+    if max(counters) >= MAX_STORED_COUNTER:
+        raise MalformedInputError("session state: a counter is out of range")
     my_kem_public = None
     if kem_seed is not None:
         my_kem_public = kem.get_backend().public_key_from_seed(kem.MLKEM768, kem_seed)

@@ -442,11 +442,6 @@ def test_signed_peer_faults_have_their_classes() -> None:
     assert type(only_pq3(t_decrypt, wire)) is InvalidKeyError
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol bug: a stored state with a u64 counter at its maximum decodes, the next "
-    "step succeeds, then to_bytes() raises struct.error (reported)",
-)
 @pytest.mark.parametrize("field", ["messages_since_pq", "sent", "wire_bytes", "plaintext_bytes"])
 def test_saturated_counters_in_stored_state(field: str) -> None:
     base = Session.from_bytes(WORLD.bob_blob, WORLD.bob).state
