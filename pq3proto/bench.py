@@ -555,6 +555,12 @@ class FloorMeter:
         self.sig = key.sign(self.body)
         self.sign_us: list[float] = []
         self.verify_us: list[float] = []
+        # P-256 keygen and ECDH: the ECDH step's floor (pingpong), through the protocol's
+        # own calls (the same on both paths).
+        self.peer_point = P256PrivateKey.generate().public
+        self.n_ecdh = max(8, self.n // 4)
+        self.keygen_us: list[float] = []
+        self.ecdh_us: list[float] = []
         self.cpu_s = self.wall_s = 0.0
 
     def round(self) -> None:
@@ -564,6 +570,7 @@ class FloorMeter:
             self._native_round()
         else:
             self._python_round()
+        self._ecdh_round()
         self.cpu_s += time.process_time() - c0
         self.wall_s += time.perf_counter() - w0
 
@@ -602,6 +609,17 @@ class FloorMeter:
         self.sign_us.append((t1 - t0) / n / 1000)
         self.verify_us.append((t2 - t1) / n / 1000)
 
+    def _ecdh_round(self) -> None:
+        clock, n, point = time.perf_counter_ns, self.n_ecdh, self.peer_point
+        t0 = clock()
+        keys = [P256PrivateKey.generate() for _ in range(n)]
+        t1 = clock()
+        for k in keys:
+            k.exchange(point)
+        t2 = clock()
+        self.keygen_us.append((t1 - t0) / n / 1000)
+        self.ecdh_us.append((t2 - t1) / n / 1000)
+
     def summary(self) -> dict[str, Any]:
         """Medians over rounds; the rate one core allows for sign + verify alone."""
         if self.path == "native":
@@ -615,6 +633,7 @@ class FloorMeter:
                 f"encoding included) over one message's signed body ({len(self.body)} bytes)"
             )
         s, v = float(np.median(self.sign_us)), float(np.median(self.verify_us))
+        g, e = float(np.median(self.keygen_us)), float(np.median(self.ecdh_us))
         return {
             "method": method,
             "messages_per_round": self.n,
@@ -627,6 +646,13 @@ class FloorMeter:
             "cpu_seconds_per_wall_second": self.cpu_s / self.wall_s if self.wall_s else None,
             "messages_per_second": 1e6 / (s + v),
             "counts": "one message = one ECDSA P-256 sign + one verify, on one core",
+            "keygen_us": g,
+            "ecdh_us": e,
+            "ecdh_method": "P256PrivateKey.generate() and .exchange(point) (cryptography), "
+            "including point validation; the same on both paths",
+            "turn_messages_per_second": 1e6 / (s + v + g + 2 * e),
+            "turn_counts": "one message with a direction change = sign + verify + one P-256 "
+            "keygen + two ECDH (sender and receiver), on one core: the pingpong floor",
         }
 
 
@@ -669,7 +695,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     load_before = load_average()
     idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
     floor: FloorMeter | None = None
-    if spec.workload == "full":
+    if spec.workload in ("full", "pingpong"):
         with selected_path(path):
             floor = FloorMeter(spec, args.floor_messages)
     local_between = floor.round if floor is not None else None
@@ -694,7 +720,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         with selected_path(path):
             floor_doc = floor.summary()
         results["floor"] = floor_doc
-        results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
+        if spec.workload == "full":
+            results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
+        else:
+            results["pingpong_over_floor"] = one_core / floor_doc["turn_messages_per_second"]
     if args.compare:
         results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
     load_after = load_average()
@@ -706,7 +735,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         turn_rate_effective=spec.effective_turn_rate(),
         compare=args.compare,
         compare_messages=_compare_messages(args, spec) if args.compare else None,
-        floor_messages=args.floor_messages if spec.workload == "full" else None,
+        floor_messages=args.floor_messages if spec.workload in ("full", "pingpong") else None,
     )
     return {
         "schema": SCHEMA,
@@ -824,7 +853,14 @@ def format_summary(doc: dict[str, Any]) -> str:
             f"  floor       {f['messages_per_second']:,.0f} msgs/s = ECDSA P-256 sign "
             f"{f['sign_us']:.2f} us + verify {f['verify_us']:.2f} us alone, {doc['path']} path"
         )
-        lines.append(f"  full/floor  {r['full_over_floor']:.3f} (single worker)")
+        if "full_over_floor" in r:
+            lines.append(f"  full/floor  {r['full_over_floor']:.3f} (single worker)")
+        else:
+            lines.append(
+                f"  turn floor  {f['turn_messages_per_second']:,.0f} msgs/s = sign + verify + "
+                f"keygen {f['keygen_us']:.1f} us + 2 x ECDH {f['ecdh_us']:.1f} us"
+            )
+            lines.append(f"  pingpong/floor {r['pingpong_over_floor']:.3f} (single worker)")
     if "compare" in r:
         c = r["compare"]
         if "python" in c:
@@ -924,7 +960,7 @@ def add_parser(subparsers: Any) -> None:
         "--floor-messages",
         type=int,
         default=4096,
-        help="full: messages per round of the ECDSA floor measurement",
+        help="full, pingpong: messages per round of the floor measurement",
     )
     p.add_argument(
         "--warmup",
