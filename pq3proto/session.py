@@ -96,6 +96,7 @@ class Session:
         "_dst_recv",
         "_dst_send",
         "_hot",
+        "_recv_tail",
         "_rng",
         "_send_ctx",
         "_signer",
@@ -122,6 +123,7 @@ class Session:
         self._dst_send = session_dst(state.me.binding(), state.peer.binding())
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding())
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
+        self._recv_tail: tuple[ChainHeader, bytes] | None = None
 
     # ── Starting ──
 
@@ -318,7 +320,7 @@ class Session:
     def _open(self, msg: ParsedMessage, verified: bool) -> tuple[bytes, bytes]:
         st = self._state
         r = st.ratchet
-        tail = msg.header.signature_tail(self._dst_recv)
+        tail = self._signature_tail(msg.header)
         verifier = None if verified else self._verifier
         pos = fast_receive_chain(r, msg)
         if pos >= 0:
@@ -333,6 +335,14 @@ class Session:
             new_r, effects = plan.commit(next_ck), plan.effects
         self._state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
         return pt, msg.auth_data
+
+    def _signature_tail(self, header: ChainHeader) -> bytes:
+        cached = self._recv_tail
+        if cached is not None and cached[0] is header:
+            return cached[1]
+        tail = header.signature_tail(self._dst_recv)
+        self._recv_tail = (header, tail)
+        return tail
 
     def _chain_context(self, header: ChainHeader) -> SendingChain:
         cached = self._send_ctx
