@@ -69,19 +69,15 @@ class KemBackend(Protocol):
 
     def public_key_from_seed(self, params: KemParams, seed: bytes) -> bytes:
         """ML-KEM.KeyGen_internal(d, z) from seed = d || z; returns the encapsulation key."""
-        ...
 
     def encapsulate(self, params: KemParams, public_key: bytes) -> tuple[bytes, bytes]:
         """ML-KEM.Encaps with fresh randomness; returns (shared_secret, ciphertext)."""
-        ...
 
     def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
         """ML-KEM.Decaps with implicit rejection; never raises for a right-length ciphertext."""
-        ...
 
     def validate_public_key(self, params: KemParams, public_key: bytes) -> None:
         """FIPS 203 §7.2 type and modulus checks; raises InvalidKeyError."""
-        ...
 
 
 # ── Input checks shared by every backend ────────────────────────────────────────────────

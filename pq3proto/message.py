@@ -61,7 +61,6 @@ class HotPath(Protocol):
         deterministic: bool = False,
     ) -> tuple[bytes, bytes]:
         """Return (wire, next chain key). signer=None leaves the signature zero (benchmarks)."""
-        ...
 
     def seal_batch(
         self,
@@ -89,13 +88,11 @@ class HotPath(Protocol):
         `key` is the chain key at msg.index (returns the next chain key) or, for a stored
         skipped key, the message key itself (returns None).
         """
-        ...
 
     def open_batch(
         self, chain_key: bytes, msgs: list[ParsedMessage], tail: bytes, verifier: Any
     ) -> tuple[list[bytes], bytes]:
         """Open consecutive messages of one chain, starting at the chain key's index."""
-        ...
 
 
 def check_consecutive(msgs: list[ParsedMessage]) -> None:
