@@ -25,7 +25,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from .benchmarks_support import (
-    Progress,
     check_path,
     cpu_idle_fraction,
     latency_stats,
@@ -44,6 +43,7 @@ from .identity import Device
 from .message import hot_path
 from .policy import RekeyPolicy
 from .primitives import P256PrivateKey, Verifier
+from .progress import Progress
 from .session import Session, SessionStats
 from .wire import parse_message, signature_body
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from .session import Session
 __all__ = [
     "ENV_NATIVE",
     "OneWayChain",
-    "Progress",
     "cpu_idle_fraction",
     "latency_stats",
     "load_average",
@@ -303,53 +302,3 @@ def latency_stats(samples_ns: Sequence[int] | np.ndarray[Any, Any], basis: str) 
         "samples": int(arr.size),
         "basis": basis,
     }
-
-
-# ── Progress ───────────────────────────────────────────────────────────────────────────
-
-
-class Progress:
-    """A one-line progress bar on a stream (stderr), redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, total: int, label: str, enabled: bool, stream: TextIO | None = None):
-        self.total = max(1, total)
-        self.label = label
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self._last = 0.0
-        self._start = time.monotonic()
-
-    def advance(self, n: int) -> None:
-        """Count n more units of work."""
-        self.set(self.done + n)
-
-    def set(self, done: int) -> None:
-        """Set the units done so far."""
-        self.done = done
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last >= 0.1 or done >= self.total:
-            self._last = now
-            self._draw()
-
-    def _draw(self) -> None:
-        frac = min(1.0, self.done / self.total)
-        filled = int(frac * self.WIDTH)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        elapsed = time.monotonic() - self._start
-        self.stream.write(
-            f"\r{self.label:<24} [{bar}] {frac * 100:5.1f}% {self.done:,}/{self.total:,} "
-            f"{elapsed:6.1f} s"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        """Finish the line."""
-        if self.enabled:
-            self._draw()
-            self.stream.write("\n")
-            self.stream.flush()

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from pq3proto import bench
-from pq3proto.benchmarks_support import Progress, cpu_idle_fraction, native_available
+from pq3proto.benchmarks_support import cpu_idle_fraction, native_available
 from pq3proto.cli import main
+from pq3proto.progress import Progress
 
 REQUIRED = {
     "schema",

@@ -1,7 +1,7 @@
 """The `pq3proto simulate` subcommand: run the experiments, print a table, write JSON and a plot.
 
 Owns: argument parsing for `simulate`, the text table, the JSON file, the PNG plot (matplotlib,
-imported lazily, Agg backend) and a small progress bar on stderr.
+imported lazily, Agg backend) and the progress bar on stderr.
 Not: the experiments themselves (run.py).
 """
 
@@ -9,38 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
-from typing import Any, TextIO
+from typing import Any
 
 from ..errors import MisuseError
+from ..progress import Progress
 from .delivery import PATTERNS
 from .run import policy_grid, run_all
 
 DEFAULT_INTERVALS = (5, 10, 25, 50, 100)
-
-
-class ProgressBar:
-    """A one-line progress bar, redrawn in place; silent when disabled."""
-
-    def __init__(
-        self, stream: TextIO | None = None, width: int = 30, enabled: bool = True
-    ) -> None:
-        self.stream = stream
-        self.width = width
-        self.enabled = enabled
-        self._start = time.monotonic()
-
-    def __call__(self, done: int, total: int, label: str) -> None:
-        if not self.enabled:
-            return
-        filled = self.width * done // max(1, total)
-        bar = "#" * filled + "." * (self.width - filled)
-        elapsed = time.monotonic() - self._start
-        end = "\n" if done >= total else ""
-        stream = self.stream or sys.stderr
-        stream.write(f"\r[{bar}] {done}/{total} {elapsed:5.1f}s {label:<28}{end}")
-        stream.flush()
 
 
 def format_table(doc: dict[str, Any]) -> str:
@@ -122,7 +98,7 @@ def _main(args: argparse.Namespace) -> int:
             raise MisuseError(f"unknown traffic pattern {p!r}; known: {', '.join(PATTERNS)}")
     if args.messages < 20:
         raise MisuseError("--messages must be at least 20")
-    progress = ProgressBar(enabled=not args.no_progress)
+    progress = Progress(0, "", enabled=not args.no_progress).update
     doc = run_all(
         policy_grid(intervals), patterns, args.messages, args.seed, args.samples, progress
     )
