@@ -37,6 +37,7 @@ __all__ = [
     "NativeHotPath",
     "NativeSigner",
     "NativeVerifier",
+    "active_path",
     "available",
     "unavailable_reason",
 ]
@@ -59,8 +60,15 @@ _ZERO_POINT = bytes(P256_POINT_SIZE)
 
 
 def available() -> bool:
-    """True if the compiled extension loaded."""
+    """True if the compiled extension loaded; says nothing of which path is in use."""
     return _ext is not None
+
+
+def active_path() -> str:
+    """The path sessions use now: "native" or "python", after PQ3PROTO_NATIVE."""
+    from .message import hot_path
+
+    return hot_path().name
 
 
 def unavailable_reason() -> str:
