@@ -55,7 +55,11 @@ KNOWN_FLAGS: Final = FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_
 
 IDENTITY_VERSION: Final = 0x01
 BUNDLE_VERSION: Final = 0x01
-SESSION_STATE_VERSION: Final = 0x01
+# Version 2 records each receiving chain's header digest (spec/06-state.md §1); version 1
+# blobs still load, their chains unchecked until they are dropped.
+SESSION_STATE_VERSION: Final = 0x02
+SESSION_STATE_VERSION_1: Final = 0x01
+HEADER_DIGEST_SIZE: Final = 48  # SHA-384 of a chain header's wire bytes, kept per chain
 DEVICE_STATE_VERSION: Final = 0x01
 
 # ── Limits ──────────────────────────────────────────────────────────────────────────────

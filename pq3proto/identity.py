@@ -9,6 +9,7 @@ Not: sessions, chains or messages.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import kem
@@ -210,11 +211,21 @@ class Device:
     def has_seen_start(self, start_id: bytes) -> bool:
         return start_id in self._seen_starts
 
-    def remember_start(self, start_id: bytes) -> None:
-        """Record an accepted session start; called only after the start succeeded."""
+    def record_start(self, start_id: bytes, save: Callable[[Device], None]) -> None:
+        """Record an accepted session start and have `save` persist this device with it.
+
+        If save raises, the record is undone and the exception propagates: a start counts as
+        accepted only once the record that refuses its replay is durable.
+        """
+        before = self._seen_starts.copy()
         self._seen_starts[start_id] = None
         while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
             self._seen_starts.popitem(last=False)
+        try:
+            save(self)
+        except BaseException:
+            self._seen_starts = before
+            raise
 
     # ── Persistence ──
 
