@@ -20,6 +20,9 @@ PQ rekey, seen from one party (A); B is symmetric:
 
     B, on receiving kemPK_A, stores it; B's next sending chain encapsulates to it and
     mixes kemSS into its own root-key update: one rekey = 1184 B + 1088 B on the wire.
+
+A restored session has no sending chain; its next send opens a continuation chain (a second
+chain in its turn, repeating an open request), which the peer accepts like any new chain.
 """
 
 from __future__ import annotations
