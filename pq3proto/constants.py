@@ -85,6 +85,9 @@ MAX_AUTH_DATA_LENGTH: Final = 1 << 16
 # Session starts a device remembers per prekey to refuse replays (oldest forgotten first).
 MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
 
+# Bytes of SHA-384(ratchet point) that name a chain in a trace (public; 8 hex digits).
+TRACE_CHAIN_ID_BYTES: Final = 4
+
 # Counters in a stored session state (messages, bytes) stay below this, so that no increment
 # of a restored state can overflow its uint64 field; no real session comes near it.
 MAX_STORED_COUNTER: Final = 1 << 62

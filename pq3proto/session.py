@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import kem
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import MisuseError, ReplayError
+from .errors import MisuseError, PQ3Error, ReplayError
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -39,6 +39,15 @@ from .ratchet import (
     fast_receive_chain,
     plan_receive,
     start_sending_chain,
+)
+from .trace import (
+    KemMaterial,
+    TraceEvent,
+    Tracer,
+    WireParts,
+    chain_id,
+    header_material,
+    wire_parts,
 )
 from .wire import ChainHeader, ParsedMessage, parse_message
 
@@ -128,6 +137,8 @@ class Session:
         "_send_ctx",
         "_signer",
         "_state",
+        "_trace_seq",
+        "_tracer",
         "_verifier",
     )
 
@@ -159,6 +170,8 @@ class Session:
         self._verifier: Any = self._hot.verifier(state.peer.signing_key)
         self._dst_send = session_dst(state.me.binding(), state.peer.binding())
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding())
+        self._tracer: Tracer | None = None
+        self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
         self._recv_tail: tuple[ChainHeader, bytes, bytes] | None = None
 
@@ -245,6 +258,7 @@ class Session:
         save_device: SaveDevice,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        tracer: Tracer | None = None,
     ) -> tuple[Session, bytes]:
         """Accept a session from any message of the peer's first chain; returns the plaintext.
 
@@ -252,7 +266,9 @@ class Session:
         the plaintext is released: a device restored from older bytes would accept the same
         start again. If save_device raises, accept fails and `device` is left unchanged.
         """
-        return cls._accept(device, peer_identity, wire, save_device, policy, SYSTEM_RANDOM, clock)
+        return cls._accept(
+            device, peer_identity, wire, save_device, policy, SYSTEM_RANDOM, clock, tracer
+        )
 
     @classmethod
     def accept_deterministic_for_tests(
@@ -265,13 +281,14 @@ class Session:
         save_device: SaveDevice | None = None,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        tracer: Tracer | None = None,
     ) -> tuple[Session, bytes]:
         """As accept, drawing later random values from `rng`: for vectors and tests only.
 
         Without save_device the start is recorded on `device` in memory only.
         """
         save = save_device if save_device is not None else _keep_in_memory
-        return cls._accept(device, peer_identity, wire, save, policy, rng, clock)
+        return cls._accept(device, peer_identity, wire, save, policy, rng, clock, tracer)
 
     @classmethod
     def _accept(
@@ -283,6 +300,7 @@ class Session:
         policy: RekeyPolicy | None,
         rng: RandomSource,
         clock: Clock | None,
+        tracer: Tracer | None,
     ) -> tuple[Session, bytes]:
         policy = policy or RekeyPolicy()
         peer = PublicIdentity.decode(_as_bytes(peer_identity, "peer identity"))
@@ -322,7 +340,8 @@ class Session:
         )
         state = SessionState(device.identity, peer, False, policy, ratchet, SessionStats())
         session = cls(device, state, rng, clock, _origin=_FRESH)
-        plaintext, _ = session._open(msg, verified=True)
+        session._tracer = tracer
+        plaintext, _ = session._open(msg, verified=True, accepted=True)
         device.record_start(sid, save_device)
         return session, plaintext
 
@@ -368,7 +387,15 @@ class Session:
             self._rng.deterministic,
         )
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
-        self._state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        if self._tracer is not None:
+            header = r.sending.header
+            self._emit(
+                "send", header, r.sending.next_index, effects.ecdh_step,
+                effects.kem_requested, effects.pq_mixed,
+                len(self._chain_context(header).header_bytes), len(auth_data), len(plaintext),
+            )
+        self._state = new_state
         return wire
 
     def decrypt(self, wire: bytes) -> bytes:
@@ -379,11 +406,20 @@ class Session:
         """Open one message; returns (plaintext, the sender's auth data)."""
         if type(wire) is not bytes:
             wire = _as_bytes(wire, "message")
-        msg = parse_message(wire)
         with self._lock:
-            return self._open(msg, verified=False)
+            if self._tracer is None:
+                return self._open(parse_message(wire), verified=False)
+            msg = None
+            try:
+                msg = parse_message(wire)
+                return self._open(msg, verified=False)
+            except PQ3Error as e:
+                self._emit_refused(msg, type(e).__name__)
+                raise
 
-    def _open(self, msg: ParsedMessage, verified: bool) -> tuple[bytes, bytes]:
+    def _open(
+        self, msg: ParsedMessage, verified: bool, accepted: bool = False
+    ) -> tuple[bytes, bytes]:
         st = self._state
         r = st.ratchet
         tail, digest = self._header_values(msg)
@@ -401,7 +437,13 @@ class Session:
             )
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
-        self._state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
+        new_state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
+        if self._tracer is not None:
+            self._emit(
+                "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
+                effects.pq_mixed, msg.header_length, len(msg.auth_data), len(msg.ciphertext),
+            )
+        self._state = new_state
         return pt, msg.auth_data
 
     def _header_values(self, msg: ParsedMessage) -> tuple[bytes, bytes]:
@@ -424,6 +466,72 @@ class Session:
         )
         self._send_ctx = (header, ctx)
         return ctx
+
+    # ── Trace ──
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Called with one TraceEvent per message sealed, opened or refused (docs/trace.md).
+
+        Called before the step commits: if the tracer raises, the step fails unchanged.
+        """
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer | None) -> None:
+        self._tracer = tracer
+
+    def _emit(
+        self,
+        direction: Literal["send", "receive"],
+        header: ChainHeader,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        header_length: int,
+        auth_data: int,
+        ciphertext: int,
+    ) -> None:
+        material = header_material(header)
+        self._send_event(
+            direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested, completed,
+            wire_parts(header_length, material, auth_data, ciphertext), material, None,
+        )
+
+    def _emit_refused(self, msg: ParsedMessage | None, error: str) -> None:
+        if msg is None:
+            parts = WireParts(0, 0, 0, 0, 0, 0)
+            self._send_event("receive", "", -1, False, False, False, parts, (), error)
+            return
+        material = header_material(msg.header)
+        parts = wire_parts(
+            msg.header_length, material, len(msg.auth_data), len(msg.ciphertext)
+        )
+        self._send_event(
+            "receive", chain_id(msg.header.ecdh_public_key), msg.index, False, False, False,
+            parts, material, error,
+        )
+
+    def _send_event(
+        self,
+        direction: Literal["send", "receive"],
+        chain: str,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        parts: WireParts,
+        material: tuple[KemMaterial, ...],
+        error: str | None,
+    ) -> None:
+        assert self._tracer is not None
+        event = TraceEvent(
+            self._trace_seq, self._clock(), str(self._state.me), direction, chain, index,
+            ecdh_step, requested, completed, material, parts, error,
+        )
+        self._tracer(event)
+        self._trace_seq += 1
 
     # ── Inspection and persistence ──
 
