@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from helpers import SAVE_IN_MEMORY
@@ -109,3 +110,36 @@ def test_json_and_csv_exports() -> None:
     table = list(csv.DictReader(io.StringIO(ra.csv())))
     assert tuple(table[0]) == CSV_COLUMNS
     assert [int(r["wire_bytes"]) for r in table] == [e.parts.total for e in ra.events]
+
+
+def test_trace_command_writes_json_and_csv(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pq3proto.cli import main
+
+    js, cs = tmp_path / "t.json", tmp_path / "t.csv"
+    rc = main(["trace", "--messages", "30", "--traffic", "bursty", "--policy", "every-turn",
+               "--loss", "0.1", "--reorder", "90", "--seed", "3", "--json", str(js),
+               "--csv", str(cs)])
+    assert rc == 0
+    doc = json.loads(js.read_text())
+    s = doc["summary"]
+    assert s["messages_sent"] == 30
+    assert s["deliveries"] + s["refused"] + s["dropped_by_network"] >= 30 - s["refused"]
+    receives = [e for e in doc["events"] if e["direction"] == "receive" and not e["error"]]
+    assert len(receives) == s["deliveries"]
+    assert len(list(csv.DictReader(io.StringIO(cs.read_text())))) == len(doc["events"])
+    assert "sent" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--messages", "0"], ["--loss", "1.5"], ["--reorder", "-1"], ["--traffic", "x"],
+     ["--policy", "abc"], ["--seed", "z"]],
+)
+def test_trace_command_rejects_bad_values(bad: list[str]) -> None:
+    from pq3proto.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["trace", *bad])
+    assert e.value.code == 2
