@@ -8,6 +8,7 @@ Not: sessions, chains or messages.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .constants import (
     PREKEY_HASH_SIZE,
 )
 from .encoding import Reader, u32
-from .errors import MalformedInputError, MisuseError, UnsupportedVersionError
+from .errors import MalformedInputError, MisuseError, ReplayError, UnsupportedVersionError
 from .kdf import identity_binding
 from .primitives import (
     SYSTEM_RANDOM,
@@ -145,6 +146,7 @@ class Device:
     _prekey_kem_seed: bytes = field(repr=False)
     _bundle: PrekeyBundle = field(repr=False)
     _seen_starts: OrderedDict[bytes, None] = field(repr=False, default_factory=OrderedDict)
+    _lock: threading.Lock = field(repr=False, default_factory=threading.Lock, compare=False)
 
     # ── Construction ──
 
@@ -217,15 +219,18 @@ class Device:
         If save raises, the record is undone and the exception propagates: a start counts as
         accepted only once the record that refuses its replay is durable.
         """
-        before = self._seen_starts.copy()
-        self._seen_starts[start_id] = None
-        while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
-            self._seen_starts.popitem(last=False)
-        try:
-            save(self)
-        except BaseException:
-            self._seen_starts = before
-            raise
+        with self._lock:  # two accepts of one start race here; exactly one records it
+            if start_id in self._seen_starts:
+                raise ReplayError("this session start was already accepted")
+            before = self._seen_starts.copy()
+            self._seen_starts[start_id] = None
+            while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
+                self._seen_starts.popitem(last=False)
+            try:
+                save(self)
+            except BaseException:
+                self._seen_starts = before
+                raise
 
     # ── Persistence ──
 

@@ -473,7 +473,8 @@ class Session:
     def tracer(self) -> Tracer | None:
         """Called with one TraceEvent per message sealed, opened or refused (docs/trace.md).
 
-        Called before the step commits: if the tracer raises, the step fails unchanged.
+        Called before the step commits, with the session's lock held: if the tracer raises,
+        the step fails unchanged; it must not call back into this session.
         """
         return self._tracer
 

@@ -403,3 +403,26 @@ def test_wrong_argument_types_are_misuse(path: str, monkeypatch: pytest.MonkeyPa
             call()
     assert p.alice.to_bytes() == before
     assert p.bob.decrypt(p.alice.encrypt(bytearray(b"bytes-like is fine"))) == b"bytes-like is fine"
+
+
+def test_two_threads_accepting_one_start_record_it_once() -> None:
+    bob = Device.generate("mailto:bob@example.org", device_id=1)
+    alice = Device.generate("tel:+15551234567", device_id=7)
+    start = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle()).encrypt(b"x")
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def accept() -> None:
+        barrier.wait()
+        try:
+            Session.accept(bob, alice.public_identity(), start, save_device=SAVE_IN_MEMORY)
+            results.append("accepted")
+        except ReplayError:
+            results.append("replay")
+
+    threads = [threading.Thread(target=accept) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["accepted", "replay", "replay", "replay"]
