@@ -7,7 +7,7 @@ Not: running a KEM (kem.py), or which KEMs this machine can run (kem.names()).
 
 Sizes are those of liboqs 0.16.0, which follow FIPS 203 for ML-KEM and the round-4
 submissions for HQC, FrodoKEM and BIKE. Codes are this project's own: the high byte names
-the family, the low byte the NIST security level.
+the family (FrodoKEM's AES and SHAKE variants apart), the low byte the NIST security level.
 """
 
 from __future__ import annotations
@@ -70,12 +70,12 @@ KEMS: Final[tuple[KemInfo, ...]] = (
     _other("FrodoKEM-640-AES", 0x0301, FAMILY_FRODOKEM, 1, (9616, 9752, 16, 19888), True),
     _other("FrodoKEM-976-AES", 0x0303, FAMILY_FRODOKEM, 3, (15632, 15792, 24, 31296), True),
     _other("FrodoKEM-1344-AES", 0x0305, FAMILY_FRODOKEM, 5, (21520, 21696, 32, 43088), True),
-    _other("FrodoKEM-640-SHAKE", 0x0311, FAMILY_FRODOKEM, 1, (9616, 9752, 16, 19888), True),
-    _other("FrodoKEM-976-SHAKE", 0x0313, FAMILY_FRODOKEM, 3, (15632, 15792, 24, 31296), True),
-    _other("FrodoKEM-1344-SHAKE", 0x0315, FAMILY_FRODOKEM, 5, (21520, 21696, 32, 43088), True),
-    _other("BIKE-L1", 0x0401, FAMILY_BIKE, 1, (1541, 1573, 32, 5223), False),
-    _other("BIKE-L3", 0x0403, FAMILY_BIKE, 3, (3083, 3115, 32, 10105), False),
-    _other("BIKE-L5", 0x0405, FAMILY_BIKE, 5, (5122, 5154, 32, 16494), False),
+    _other("FrodoKEM-640-SHAKE", 0x0401, FAMILY_FRODOKEM, 1, (9616, 9752, 16, 19888), True),
+    _other("FrodoKEM-976-SHAKE", 0x0403, FAMILY_FRODOKEM, 3, (15632, 15792, 24, 31296), True),
+    _other("FrodoKEM-1344-SHAKE", 0x0405, FAMILY_FRODOKEM, 5, (21520, 21696, 32, 43088), True),
+    _other("BIKE-L1", 0x0501, FAMILY_BIKE, 1, (1541, 1573, 32, 5223), False),
+    _other("BIKE-L3", 0x0503, FAMILY_BIKE, 3, (3083, 3115, 32, 10105), False),
+    _other("BIKE-L5", 0x0505, FAMILY_BIKE, 5, (5122, 5154, 32, 16494), False),
 )
 
 _BY_NAME: Final = {info.name: info for info in KEMS}
