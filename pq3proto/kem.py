@@ -803,3 +803,11 @@ def names(backend: KemBackend | None = None) -> tuple[str, ...]:
         elif oqs_backend is not None and oqs_backend.offers(by_name(name)):
             runnable.append(name)
     return tuple(runnable)
+
+
+def public_key_from_seed(name: str, seed: bytes) -> bytes:
+    """The encapsulation key of an ML-KEM seed d || z, for the ML-KEM called `name`."""
+    params = _PARAMS_BY_NAME.get(by_name(name).name)
+    if params is None:
+        raise MisuseError(f"{name} keeps no seed: its public key cannot be rebuilt")
+    return get_backend().public_key_from_seed(params, seed)
