@@ -18,6 +18,7 @@ from pq3proto.chunking import (
     Encoder,
     Reassembler,
     chunk_count,
+    expected_sends,
     material_id,
     split,
     total_count,
@@ -335,3 +336,38 @@ def test_constructor_misuse() -> None:
         Encoder.of(b"abc", PK, 32, 2).chunk(2)
     with pytest.raises(MisuseError):
         Chunk(PK, b"abc", 1, 1, 0, b"\x00\x00")
+
+
+# ── Expected messages until a material is whole ──────────────────────────────────────────
+
+
+def _simulated_sends(k: int, n: int, loss: float, rng: random.Random) -> int:
+    received: set[int] = set()
+    sends = 0
+    while len(received) < k:
+        if rng.random() >= loss:
+            received.add(sends % n)
+        sends += 1
+    return sends
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "loss"), [(37, 148, 0.2), (37, 37, 0.2), (10, 10, 0.5), (5, 20, 0.05), (1, 1, 0.3)]
+)
+def test_expected_sends_matches_simulation(k: int, n: int, loss: float) -> None:
+    rng = random.Random(f"{k} {n} {loss}")
+    runs = [_simulated_sends(k, n, loss, rng) for _ in range(3000)]
+    mean = sum(runs) / len(runs)
+    spread = (sum((r - mean) ** 2 for r in runs) / (len(runs) - 1)) ** 0.5
+    assert abs(expected_sends(k, n, loss) - mean) < 4 * spread / len(runs) ** 0.5 + 1e-9
+
+
+def test_expected_sends_closed_forms() -> None:
+    assert expected_sends(37, 148, 0.0) == 37
+    # Without wrap-around it is the negative binomial mean k / (1 - p).
+    assert expected_sends(37, 65535, 0.2) == pytest.approx(37 / 0.8, rel=1e-9)
+    # One chunk sent over and over: a geometric number of tries.
+    assert expected_sends(1, 1, 0.5) == pytest.approx(2.0, rel=1e-9)
+    for bad in ((0, 1, 0.1), (2, 1, 0.1), (1, 1, 1.0), (1, 1, -0.1)):
+        with pytest.raises(MisuseError):
+            expected_sends(*bad)
