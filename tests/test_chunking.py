@@ -134,7 +134,7 @@ def test_material_id_is_the_specified_hash() -> None:
 
 def test_chunk_layout() -> None:
     chunk = Chunk(PK, b"\xaa\xbb\xcc\xdd", 3, 12, 7, b"\x10\x11\x12\x13")
-    assert chunk.to_bytes() == bytes.fromhex("01aabbccdd0003000c000710111213")
+    assert chunk.to_bytes() == bytes.fromhex("01 aabbccdd 0003 000c 0007 10111213")
     assert Chunk.from_bytes(chunk.to_bytes()) == chunk
     assert "10111213" not in repr(chunk)
 
@@ -143,17 +143,17 @@ def test_chunk_layout() -> None:
     "hex_chunk",
     [
         "",
-        "01aabbccdd00030003000010",  # one byte of data: below the 2-byte minimum
-        "01aabbccdd000300030000",  # no data
-        "00aabbccdd0003000300001011",  # kind 0
-        "03aabbccdd0003000300001011",  # kind 3
-        "ffaabbccdd0003000300001011",
-        "01aabbccdd0000000300001011",  # k = 0
-        "01aabbccdd0004000300001011",  # n < k
-        "01aabbccdd0003000300031011",  # i = n
-        "01aabbccdd00030003ffff1011",  # i > n
-        "01aabbccdd000300030000101112",  # odd data length
-        "01aabbccdd0003ffff0000" + "00" * 2050,  # more than 2,048 bytes
+        "01 aabbccdd 0003 0003 0000 10",  # one byte of data: below the 2-byte minimum
+        "01 aabbccdd 0003 0003 0000",  # no data
+        "00 aabbccdd 0003 0003 0000 1011",  # kind 0
+        "03 aabbccdd 0003 0003 0000 1011",  # kind 3
+        "ff aabbccdd 0003 0003 0000 1011",
+        "01 aabbccdd 0000 0003 0000 1011",  # k = 0
+        "01 aabbccdd 0004 0003 0000 1011",  # n < k
+        "01 aabbccdd 0003 0003 0003 1011",  # i = n
+        "01 aabbccdd 0003 0003 ffff 1011",  # i > n
+        "01 aabbccdd 0003 0003 0000 101112",  # odd data length
+        "01 aabbccdd 0003 ffff 0000" + "00" * 2050,  # more than 2,048 bytes
     ],
 )
 def test_bad_chunks(hex_chunk: str) -> None:
