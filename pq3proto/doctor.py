@@ -198,7 +198,8 @@ def format_report(doc: dict[str, Any]) -> str:
         f"{'' if k['chosen_usable'] else ': CANNOT RUN'}"
     )
     for name, b in k["backends"].items():
-        state = "usable" if b["usable"] else f"unavailable: {b['reason']}"
+        # The first clause says what is missing; the advice below says what to install.
+        state = "usable" if b["usable"] else f"unavailable: {b['reason'].split(': ')[0]}"
         lines.append(f"    {name:<11} {state}")
     if oqs["library"] is None:
         lines.append("  liboqs        not found")

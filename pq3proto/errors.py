@@ -49,3 +49,21 @@ class MisuseError(PQ3Error):
 
 class BackendUnavailableError(PQ3Error):
     """A requested backend (a KEM library, the native extension) is not present."""
+
+
+# One text for a message signature that fails, on both hot paths, so that the failure reads
+# the same whichever path ran. The hints name only what the caller passed in.
+MESSAGE_SIGNATURE_FAILED = "message: signature does not verify or is not canonical"
+ACCEPT_HINT = (
+    "check the peer identity passed to accept, and that the message was sent to this device"
+)
+DECRYPT_HINT = (
+    "check that the message came from this session's peer, not from this session itself"
+)
+
+
+def hinted(error: AuthenticationError, hint: str) -> AuthenticationError:
+    """A message-signature failure with `hint` appended; any other error unchanged."""
+    if type(error) is AuthenticationError and str(error) == MESSAGE_SIGNATURE_FAILED:
+        return AuthenticationError(f"{MESSAGE_SIGNATURE_FAILED}; {hint}")
+    return error

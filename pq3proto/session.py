@@ -15,7 +15,14 @@ from typing import Any
 
 from . import kem
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import MisuseError, ReplayError
+from .errors import (
+    ACCEPT_HINT,
+    DECRYPT_HINT,
+    AuthenticationError,
+    MisuseError,
+    ReplayError,
+    hinted,
+)
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -247,7 +254,10 @@ class Session:
             raise MisuseError("message does not start a session: use Session.decrypt")
         hot = hot_path()
         dst_recv = session_dst(peer.binding(), device.identity.binding())
-        hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
+        try:
+            hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
+        except AuthenticationError as e:
+            raise hinted(e, ACCEPT_HINT) from None
         sid = start_id(h.prekey_hash, h.ecdh_public_key, h.start_ciphertext)
         if device.has_seen_start(sid):
             raise ReplayError("this session start was already accepted")
@@ -315,7 +325,10 @@ class Session:
     def decrypt_with_auth_data(self, wire: bytes) -> tuple[bytes, bytes]:
         """Open one message; returns (plaintext, the sender's auth data)."""
         msg = parse_message(wire)
-        return self._open(msg, verified=False)
+        try:
+            return self._open(msg, verified=False)
+        except AuthenticationError as e:
+            raise hinted(e, DECRYPT_HINT) from None
 
     def _open(self, msg: ParsedMessage, verified: bool) -> tuple[bytes, bytes]:
         st = self._state

@@ -45,9 +45,21 @@ def add_parser(subparsers: Any) -> None:
     sub = vectors.add_subparsers(
         dest="vectors_command", required=True, metavar="{generate,verify}", title="commands"
     )
-    gen = sub.add_parser("generate", help="write the whole vector set (byte-for-byte stable)")
+    gen = sub.add_parser(
+        "generate",
+        help="write the whole vector set (byte-for-byte stable)",
+        description="Write the whole vector set into DIR; the result is byte-identical to "
+        "the committed spec/vectors.",
+    )
     gen.add_argument("dir", type=output_dir, help="output directory, created if missing")
     gen.set_defaults(func=_generate)
-    ver = sub.add_parser("verify", help="check every vector file in DIR against this package")
-    ver.add_argument("dir", type=existing_dir, help="directory of vector files, e.g. spec/vectors")
+    ver = sub.add_parser(
+        "verify",
+        help="check every vector file in DIR against this package",
+        description="Check every vector file in DIR against this package; exit status 1 "
+        "if any vector fails.",
+    )
+    ver.add_argument(
+        "dir", type=existing_dir, help="directory of vector files, e.g. spec/vectors"
+    )
     ver.set_defaults(func=_verify)
