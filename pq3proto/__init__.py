@@ -20,6 +20,7 @@ from .errors import (
 from .identity import Device, PrekeyBundle, PublicIdentity
 from .policy import RekeyPolicy
 from .session import Session, SessionStats
+from .store import StoreError
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "ReplayError",
     "Session",
     "SessionStats",
+    "StoreError",
     "TooFarAheadError",
     "UnsupportedVersionError",
     "__version__",

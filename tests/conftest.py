@@ -33,6 +33,37 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but the native extension is not available")
 
 
+_SHORT_SKIP = 80
+
+
+def short_skip_reason(reason: str) -> str:
+    """One short line per kind of skip: a long reason is cut before its details."""
+    prefix = "Skipped: " if reason.startswith("Skipped: ") else ""
+    reason = " ".join(reason.removeprefix(prefix).split())
+    if len(reason) > _SHORT_SKIP:
+        for sep in (": ", " ("):
+            head = reason.split(sep, 1)[0]
+            if len(head) <= _SHORT_SKIP:
+                reason = head + " (`pq3proto doctor` says more)"
+                break
+        else:
+            reason = reason[: _SHORT_SKIP - 3] + "..."
+    return prefix + reason
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None]:
+    # Skips of one kind in one file fold into one line of the -ra summary: no line number,
+    # and a reason without the details that differ.
+    outcome = yield
+    rep = outcome.get_result()  # type: ignore[attr-defined]
+    if rep.skipped and not hasattr(rep, "wasxfail") and isinstance(rep.longrepr, tuple):
+        path, _, reason = rep.longrepr
+        rep.longrepr = (path, None, short_skip_reason(str(reason)))
+
+
 @pytest.fixture(params=PATHS)
 def hot_path_name(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run a test once per available hot path (python, native)."""
