@@ -35,7 +35,9 @@ class Progress:
         self.done = done
         if not self.enabled:
             return
-        if self._closed and done < self.total:  # reused for a new run after close()
+        if self._closed:  # finished: only a new run (done < total) draws again
+            if done >= self.total:
+                return
             self._closed = False
         now = time.monotonic()
         if now - self._last >= 0.1 or done >= self.total:
