@@ -23,6 +23,8 @@ from .policy import RekeyPolicy
 from .traffic import Traffic
 
 __all__ = [
+    "OQS_INSTALL",
+    "PLOT_INSTALL",
     "POLICY_SYNTAX",
     "PROGRESS_CHOICES",
     "TRAFFIC_SYNTAX",
@@ -50,6 +52,9 @@ POLICY_SYNTAX = "default | never | every-turn | N | N:SECONDS"
 TRAFFIC_SYNTAX = "ping-pong | bursty[:MEAN] | one-sided | one-way"
 PROGRESS_CHOICES = ("auto", "on", "off")
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+# pq3proto installs from its source tree, so the extras are named from there.
+PLOT_INSTALL = ".venv/bin/pip install '.[plot]' from the source tree (the plot extra: matplotlib)"
+OQS_INSTALL = ".venv/bin/pip install '.[oqs]' from the source tree (the oqs extra: liboqs-python)"
 
 
 def _fail(message: str) -> NoReturn:
@@ -187,7 +192,7 @@ def plot_file(text: str) -> str:
     if Path(path).suffix.lower() not in PLOT_SUFFIXES:
         _fail(f"a plot is written as {', '.join(PLOT_SUFFIXES)}; got {text}")
     if _missing("matplotlib"):
-        _fail("plots need matplotlib: .venv/bin/pip install 'pq3proto[plot]'")
+        _fail(f"plots need matplotlib: {PLOT_INSTALL}")
     return path
 
 

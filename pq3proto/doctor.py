@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, kem, native
+from .cliargs import OQS_INSTALL, PLOT_INSTALL
 from .errors import PQ3Error
 
 __all__ = ["SCHEMA", "add_parser", "collect", "format_report"]
@@ -144,12 +145,12 @@ def _advice(doc: dict[str, Any]) -> list[str]:
     if doc["liboqs"]["library"] is None:
         out.append(
             "optional, for the liboqs backend: build liboqs as a shared library, set "
-            "OQS_INSTALL_PATH to its prefix, and .venv/bin/pip install 'pq3proto[oqs]'"
+            f"OQS_INSTALL_PATH to its prefix, and {OQS_INSTALL}"
         )
     elif doc["liboqs"]["liboqs_python"] is None:
-        out.append("optional, for the liboqs backend: .venv/bin/pip install 'pq3proto[oqs]'")
+        out.append(f"optional, for the liboqs backend: {OQS_INSTALL}")
     if doc["versions"]["matplotlib"] is None:
-        out.append("optional, for simulate --plot: .venv/bin/pip install 'pq3proto[plot]'")
+        out.append(f"optional, for simulate --plot: {PLOT_INSTALL}")
     return out
 
 

@@ -44,7 +44,8 @@ def short_skip_reason(reason: str) -> str:
         for sep in (": ", " ("):
             head = reason.split(sep, 1)[0]
             if len(head) <= _SHORT_SKIP:
-                reason = head + " (`pq3proto doctor` says more)"
+                hint = "unavailable" in head or "not importable" in head
+                reason = head + (" (`pq3proto doctor` says more)" if hint else "")
                 break
         else:
             reason = reason[: _SHORT_SKIP - 3] + "..."

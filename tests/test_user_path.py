@@ -160,7 +160,7 @@ def test_simulate_plot_without_matplotlib_fails_before_running(
         main(["simulate", "--plot", str(tmp_path / "x.png")])
     assert info.value.code == 2
     captured = capsys.readouterr()
-    assert "pq3proto[plot]" in captured.err
+    assert "'.[plot]'" in captured.err
     assert captured.out == ""  # nothing ran: no table
 
 

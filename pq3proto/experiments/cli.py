@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ..cliargs import (
+    PLOT_INSTALL,
     POLICY_SYNTAX,
     TRAFFIC_SYNTAX,
     add_progress_option,
@@ -91,7 +92,7 @@ def plot(doc: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MisuseError(
-            "--plot needs matplotlib: .venv/bin/pip install 'pq3proto[plot]'"
+            f"--plot needs matplotlib: {PLOT_INSTALL}"
         ) from None
     policies: list[str] = doc["parameters"]["policies"]
     patterns: list[str] = doc["parameters"]["patterns"]
