@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +28,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if "native" not in PATHS:
+        # Without the extension, `pq3proto` commands run in-process leave the once-only
+        # notice's marker under XDG_CACHE_HOME: keep it out of the user's home.
+        os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pq3proto-tests-cache-")
     # CI (CI=true) must exercise the C path: a silent fallback to Python would hide a
     # broken build behind a green run.
     if os.environ.get("CI") == "true" and "native" not in PATHS:

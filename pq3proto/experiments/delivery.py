@@ -35,6 +35,7 @@ class NetworkConditions:
 
     @classmethod
     def perfect(cls) -> NetworkConditions:
+        """No loss, no duplicates, no delay: a FIFO link."""
         return cls()
 
     @classmethod
@@ -114,6 +115,7 @@ class Network:
         return out
 
     def pending(self) -> int:
+        """Deliveries still queued."""
         return len(self._queue)
 
 
