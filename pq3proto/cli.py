@@ -207,8 +207,8 @@ def python_path_notice(command: str | None) -> None:
     """Say once per installation, on stderr, that the C extension did not load."""
     if command == "doctor" or native.available():
         return
-    if os.environ.get("PQ3PROTO_NATIVE", "").strip() == "0":
-        return  # the user asked for the Python path
+    if os.environ.get("PQ3PROTO_NATIVE", "").strip():
+        return  # the user chose a path: 0 is Python, and 1 fails with its own error
     marker = _notice_marker()
     if marker.exists():
         return
