@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pq3proto import PQ3Error
+from pq3proto.cliargs import nonnegative_float
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,8 +94,9 @@ def signed_message(m: ModuleType, rng: random.Random) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fuzz.run", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=600.0, help="time budget (default 600)")
+    ap = argparse.ArgumentParser(prog=".venv/bin/python -m fuzz.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=nonnegative_float, default=600.0,
+                    help="time budget (default 600)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
     ap.add_argument("--crashes", default=str(ROOT / "fuzz" / "crashes"),
                     help="where failing inputs are saved")
