@@ -94,7 +94,9 @@ def signed_message(m: ModuleType, rng: random.Random) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=".venv/bin/python -m fuzz.run", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog=".venv/bin/python -m fuzz.run", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--seconds", type=nonnegative_float, default=600.0,
                     help="time budget (default 600)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")

@@ -906,7 +906,7 @@ def add_parser(subparsers: Any) -> None:
         "--workload",
         choices=WORKLOADS,
         default="symmetric",
-        help="symmetric | full | pingpong | fanout (default: %(default)s)",
+        help="symmetric | full | pingpong | fanout (default symmetric)",
     )
     p.add_argument(
         "--messages",
@@ -916,7 +916,7 @@ def add_parser(subparsers: Any) -> None:
         + ", ".join(f"{k} {v:,}" for k, v in DEFAULT_MESSAGES.items()),
     )
     p.add_argument(
-        "--payload", type=ca.nonnegative_int, default=140, help="payload bytes (default: 140)"
+        "--payload", type=ca.nonnegative_int, default=140, help="payload bytes (default 140)"
     )
     p.add_argument(
         "--policy",
@@ -939,20 +939,20 @@ def add_parser(subparsers: Any) -> None:
         "--recipients",
         type=ca.positive_int,
         default=5,
-        help="fanout: recipient devices per user message (default: 5)",
+        help="fanout: recipient devices per user message (default 5)",
     )
-    p.add_argument("--repeat", type=ca.positive_int, default=5, help="repetitions (default: 5)")
+    p.add_argument("--repeat", type=ca.positive_int, default=5, help="repetitions (default 5)")
     p.add_argument(
         "--workers",
         type=ca.positive_int,
         default=1,
-        help="worker processes, each with its own conversations (default: 1)",
+        help="worker processes, each with its own conversations (default 1)",
     )
     p.add_argument(
         "--path",
         choices=("native", "python", "auto"),
         default="auto",
-        help="hot path (sets PQ3PROTO_NATIVE for the run; default: auto)",
+        help="hot path (sets PQ3PROTO_NATIVE for the run; default auto)",
     )
     p.add_argument(
         "--compare",
@@ -970,7 +970,7 @@ def add_parser(subparsers: Any) -> None:
         "--batch",
         type=ca.positive_int,
         default=64,
-        help="symmetric: messages per seal_batch/open_batch call (default: 64)",
+        help="symmetric: messages per seal_batch/open_batch call (default 64)",
     )
     p.add_argument(
         "--include-parse",
