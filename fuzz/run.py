@@ -1,6 +1,8 @@
 """A time-bounded fuzzing run over every decoder of the public API (tests/test_hostile_input.py).
 
-    python -m fuzz.run --seconds 600 [--seed N] [--crashes DIR]
+    .venv/bin/python -m fuzz.run --seconds 600 [--seed N] [--crashes DIR]
+
+Run it from the repository root, with the test extras installed (`pip install -e '.[test]'`).
 
 Runs the same targets as the property tests (random bytes, mutations of valid encodings,
 messages re-signed by a misbehaving peer) with a seeded `random.Random`, on every hot path
@@ -22,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pq3proto import PQ3Error
+from pq3proto.cliargs import nonnegative_float
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,14 +94,22 @@ def signed_message(m: ModuleType, rng: random.Random) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fuzz.run", description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=600.0, help="time budget (default 600)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = argparse.ArgumentParser(
+        prog=".venv/bin/python -m fuzz.run", description=__doc__.splitlines()[0]
+    )
+    ap.add_argument("--seconds", type=nonnegative_float, default=600.0,
+                    help="time budget (default 600)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
     ap.add_argument("--crashes", default=str(ROOT / "fuzz" / "crashes"),
                     help="where failing inputs are saved")
     args = ap.parse_args(argv)
 
-    m = load_targets()
+    try:
+        m = load_targets()
+    except ModuleNotFoundError as e:  # the targets live in the tests, which need the test extras
+        print(f"fuzz: {e.name} is missing; the fuzzer reuses the property tests, so it needs "
+              "the test extras: .venv/bin/pip install -e '.[test]'", file=sys.stderr)
+        return 2
     rng = random.Random(args.seed)
     encodings = m.WORLD.encodings()
     names = [*sorted(m.TARGETS), "signed-peer"]

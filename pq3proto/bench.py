@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import cliargs as ca
 from .benchmarks_support import (
     check_path,
     cpu_idle_fraction,
@@ -677,13 +678,22 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
         messages=messages,
         payload=args.payload,
         policy=args.policy,
-        turn_rate=args.turn_rate,
+        turn_rate=_turn_rate(args),
         recipients=args.recipients,
         batch=args.batch,
         include_parse=args.include_parse,
         seed=args.seed,
         warmup=warmup,
     )
+
+
+def _turn_rate(args: argparse.Namespace) -> float:
+    """--traffic SHAPE, or the earlier --turn-rate P."""
+    if args.traffic is not None:
+        rate = args.traffic.turn_probability()
+        assert rate is not None  # ca.turning_traffic refuses one-sided
+        return float(rate)
+    return float(args.turn_rate)
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -900,33 +910,41 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--messages",
-        type=int,
+        type=ca.positive_int,
         default=None,
         help="messages per repetition per worker (fanout: user messages); default "
         + ", ".join(f"{k} {v:,}" for k, v in DEFAULT_MESSAGES.items()),
     )
-    p.add_argument("--payload", type=int, default=140, help="payload bytes (default 140)")
+    p.add_argument(
+        "--payload", type=ca.nonnegative_int, default=140, help="payload bytes (default 140)"
+    )
     p.add_argument(
         "--policy",
+        type=ca.policy,
         default="default",
-        help="rekey policy: default | never | every-turn | N | N:SECONDS",
+        help=f"rekey policy: {ca.POLICY_SYNTAX} (default: %(default)s)",
     )
     p.add_argument(
-        "--turn-rate",
-        type=float,
-        default=0.1,
-        help="full: probability of a direction change per message (default 0.1)",
+        "--traffic",
+        type=ca.turning_traffic,
+        default=None,
+        metavar="SHAPE",
+        help="full: who sends when, ping-pong | bursty[:MEAN] | one-way; bursty:MEAN turns "
+        "with probability 1/MEAN per message (default: bursty:10); pingpong is always "
+        "ping-pong, fanout one-way",
     )
+    # The earlier spelling of --traffic bursty:1/P, kept working but out of the help.
+    p.add_argument("--turn-rate", type=ca.probability, default=0.1, help=argparse.SUPPRESS)
     p.add_argument(
         "--recipients",
-        type=int,
+        type=ca.positive_int,
         default=5,
         help="fanout: recipient devices per user message (default 5)",
     )
-    p.add_argument("--repeat", type=int, default=5, help="repetitions (default 5)")
+    p.add_argument("--repeat", type=ca.positive_int, default=5, help="repetitions (default 5)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=ca.positive_int,
         default=1,
         help="worker processes, each with its own conversations (default 1)",
     )
@@ -937,49 +955,57 @@ def add_parser(subparsers: Any) -> None:
         help="hot path (sets PQ3PROTO_NATIVE for the run; default auto)",
     )
     p.add_argument(
-        "--compare", action="store_true", help="also run the Python path and report native/python"
+        "--compare",
+        action="store_true",
+        help="also run the Python path and report native/python (default: off)",
     )
     p.add_argument(
         "--compare-messages",
-        type=int,
+        type=ca.positive_int,
         default=None,
-        help="messages per repetition of the Python run (default messages/10)",
+        help="messages per repetition of the Python run (default: messages/10, at least "
+        "1,000 or all of them)",
     )
     p.add_argument(
         "--batch",
-        type=int,
+        type=ca.positive_int,
         default=64,
         help="symmetric: messages per seal_batch/open_batch call (default 64)",
     )
     p.add_argument(
         "--include-parse",
         action="store_true",
-        help="symmetric: count the receiver's parse_message in the timed work",
+        help="symmetric: count the receiver's parse_message in the timed work (default: off)",
     )
     p.add_argument(
         "--floor-messages",
-        type=int,
+        type=ca.positive_int,
         default=4096,
-        help="full, pingpong: messages per round of the floor measurement",
+        help="full, pingpong: messages per round of the floor measurement (default: 4096)",
     )
     p.add_argument(
         "--warmup",
-        type=int,
+        type=ca.nonnegative_int,
         default=None,
-        help="untimed messages before the first repetition (default 2,000)",
+        help="untimed messages before the first repetition (default: 2,000, or all "
+        "messages if fewer)",
     )
     p.add_argument(
         "--idle-sample",
-        type=float,
+        type=ca.nonnegative_float,
         default=1.0,
-        help="seconds of /proc/stat sampling before the run to record idle CPU (0: skip)",
+        help="seconds of /proc/stat sampling before the run to record idle CPU, 0 to skip "
+        "(default: 1)",
     )
-    p.add_argument("--seed", type=int, default=1, help="seed of payloads and turns")
     p.add_argument(
-        "--progress",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="progress bar on stderr (auto: when stderr is a terminal)",
+        "--seed", type=int, default=1, help="seed of payloads and turns (default: 1)"
     )
-    p.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON")
+    ca.add_progress_option(p)
+    p.add_argument(
+        "--json",
+        metavar="PATH",
+        type=ca.output_file,
+        default=None,
+        help="write the result as JSON (default: none)",
+    )
     p.set_defaults(func=_bench_main)

@@ -3,6 +3,22 @@
 Owns: the failure classes every public entry point raises.
 Not: deciding which check fails; the layers do that.
 
+The hierarchy:
+
+- `PQ3Error`: the base of every error pq3proto raises.
+    - `MalformedInputError`: bytes that do not parse.
+        - `UnsupportedVersionError`: a version or suite this implementation does not speak.
+    - `InvalidKeyError`: a public key that is not a valid point or encapsulation key.
+    - `AuthenticationError`: a signature, key indicator or bundle signature failed.
+        - `DowngradeError`: an owed PQ rekey is missing, or KEM material is out of place.
+    - `ReplayError`: the message, or its session start, was already accepted.
+    - `TooFarAheadError`: beyond the skip bounds, or its chain was already dropped.
+    - `MisuseError`: the API was used in a way the state does not allow.
+    - `BackendUnavailableError`: a requested backend is not present.
+    - `pq3proto.store.StoreError`: the session database cannot be opened or used.
+
+A failed call changes nothing: catch the class, drop the input, carry on.
+
 Messages carry counts, lengths and indices, never key or plaintext bytes. Detailed reasons
 help debugging but can also help an attacker probe a receiver; applications that expose
 errors to peers should map every subclass to one generic answer.
@@ -74,3 +90,21 @@ class ChunkError(MalformedInputError):
 class InconsistentChunkError(ChunkError):
     """Chunks that disagree: the same index twice with different bytes, or a rebuilt
     material whose identifier or padding does not check out (a forged or corrupt chunk)."""
+
+
+# One text for a message signature that fails, on both hot paths, so that the failure reads
+# the same whichever path ran. The hints name only what the caller passed in.
+MESSAGE_SIGNATURE_FAILED = "message: signature does not verify or is not canonical"
+ACCEPT_HINT = (
+    "check the peer identity passed to accept, and that the message was sent to this device"
+)
+DECRYPT_HINT = (
+    "check that the message came from this session's peer, not from this session itself"
+)
+
+
+def hinted(error: AuthenticationError, hint: str) -> AuthenticationError:
+    """A message-signature failure with `hint` appended; any other error unchanged."""
+    if type(error) is AuthenticationError and str(error) == MESSAGE_SIGNATURE_FAILED:
+        return AuthenticationError(f"{MESSAGE_SIGNATURE_FAILED}; {hint}")
+    return error

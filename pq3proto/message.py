@@ -16,7 +16,12 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import AuthenticationError, BackendUnavailableError, MisuseError
+from .errors import (
+    MESSAGE_SIGNATURE_FAILED,
+    AuthenticationError,
+    BackendUnavailableError,
+    MisuseError,
+)
 from .kdf import chain_step, message_keys
 from .primitives import P256PrivateKey, Verifier, aes256_ctr, ct_equal
 from .wire import ParsedMessage, encode_message, signature_body
@@ -192,7 +197,10 @@ class PythonHotPath:
             msg.index,
             tail,
         )
-        verifier.verify(body, msg.signature)
+        try:
+            verifier.verify(body, msg.signature)
+        except AuthenticationError:
+            raise AuthenticationError(MESSAGE_SIGNATURE_FAILED) from None
 
     def open(
         self,

@@ -21,6 +21,7 @@ from .constants import (
     P256_SIGNATURE_SIZE,
 )
 from .errors import (
+    MESSAGE_SIGNATURE_FAILED,
     AuthenticationError,
     BackendUnavailableError,
     InvalidKeyError,
@@ -107,11 +108,11 @@ def _index(index: int) -> None:
 def _check_signed_fields(msg: ParsedMessage) -> None:
     """Fixed-size fields the C reads; a wrong size cannot carry a valid signature."""
     if len(msg.signature) != P256_SIGNATURE_SIZE:
-        raise AuthenticationError("signature has the wrong length")
+        raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
     if len(msg.indicator) != KEY_INDICATOR_SIZE or (
         len(msg.header.ecdh_public_key) != P256_POINT_SIZE
     ):
-        raise AuthenticationError("signature does not verify")
+        raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
 
 
 def _bytes(data: bytes) -> bytes:

@@ -54,11 +54,13 @@ class RekeyPolicy:
         return cls(every_messages=None, max_age_seconds=None)
 
     def due(self, messages_since_pq: int, seconds_since_pq: float) -> bool:
+        """Whether a sender starting a chain now should ask for a fresh KEM secret."""
         if self.every_messages is not None and messages_since_pq >= self.every_messages:
             return True
         return self.max_age_seconds is not None and seconds_since_pq >= self.max_age_seconds
 
     def describe(self) -> str:
+        """A short human description: 'never', 'every-turn', 'every 50 messages or 604800 s'."""
         if self.every_messages is None and self.max_age_seconds is None:
             return "never"
         if self.every_messages == 0:
@@ -89,12 +91,14 @@ class RekeyPolicy:
             raise MisuseError(f"unknown rekey policy {text!r}") from None
 
     def encode(self) -> bytes:
+        """The policy as stored in session state (spec/06-state.md)."""
         n = _NONE if self.every_messages is None else self.every_messages
         s = _NONE if self.max_age_seconds is None else round(self.max_age_seconds * 1000)
         return u64(n) + u64(s)
 
     @classmethod
     def read(cls, r: Reader) -> RekeyPolicy:
+        """Read a stored policy; raises MalformedInputError for values out of range."""
         n = r.u64("policy messages")
         s = r.u64("policy milliseconds")
         if (n != _NONE and n > MAX_REKEY_MESSAGES) or (s != _NONE and s > MAX_REKEY_SECONDS * 1000):

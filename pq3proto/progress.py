@@ -23,6 +23,8 @@ class Progress:
         self.done = 0
         self._last = 0.0
         self._start = time.monotonic()
+        self._drawn: tuple[int, int, str] | None = None
+        self._closed = False
 
     def advance(self, n: int) -> None:
         """Count n more units of work."""
@@ -33,12 +35,20 @@ class Progress:
         self.done = done
         if not self.enabled:
             return
+        if self._closed:  # finished: only a new run (done < total) draws again
+            if done >= self.total:
+                return
+            self._closed = False
         now = time.monotonic()
         if now - self._last >= 0.1 or done >= self.total:
             self._last = now
             self._draw()
 
     def _draw(self) -> None:
+        state = (self.done, self.total, self.label)
+        if state == self._drawn:
+            return
+        self._drawn = state
         frac = min(1.0, self.done / self.total)
         filled = int(frac * self.WIDTH)
         bar = "#" * filled + "-" * (self.WIDTH - filled)
@@ -58,8 +68,9 @@ class Progress:
             self.close()
 
     def close(self) -> None:
-        """Finish the line."""
-        if self.enabled:
+        """Finish the line; a second call does nothing."""
+        if self.enabled and not self._closed:
+            self._closed = True
             self._draw()
             self.stream.write("\n")
             self.stream.flush()

@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import MisuseError, PQ3Error, ProfileError, ProfileNotAllowedError, ReplayError
+from .errors import (
+    ACCEPT_HINT,
+    DECRYPT_HINT,
+    AuthenticationError,
+    MisuseError,
+    PQ3Error,
+    ProfileError,
+    ProfileNotAllowedError,
+    ReplayError,
+    hinted,
+)
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -366,7 +376,10 @@ class Session:
         dst_recv = session_dst(
             peer.binding(), device.identity.binding(), b"" if h.profile_id is None else h.profile_id
         )
-        hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
+        try:
+            hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
+        except AuthenticationError as e:
+            raise hinted(e, ACCEPT_HINT) from None
         sid = start_id(h.prekey_hash, h.ecdh_public_key, h.start_ciphertext)
         if device.has_seen_start(sid):
             raise ReplayError("this session start was already accepted")
@@ -465,14 +478,18 @@ class Session:
         if type(wire) is not bytes:
             wire = _as_bytes(wire, "message")
         with self._lock:
-            if self._tracer is None:
-                return self._open(parse_message(wire, self._profile), verified=False)
             msg = None
             try:
                 msg = parse_message(wire, self._profile)
                 return self._open(msg, verified=False)
+            except AuthenticationError as e:
+                err = hinted(e, DECRYPT_HINT)
+                if self._tracer is not None:
+                    self._emit_refused(msg, type(err).__name__)
+                raise err from None
             except PQ3Error as e:
-                self._emit_refused(msg, type(e).__name__)
+                if self._tracer is not None:
+                    self._emit_refused(msg, type(e).__name__)
                 raise
 
     def _open(

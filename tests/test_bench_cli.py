@@ -226,11 +226,12 @@ def test_summary_on_stdout_progress_on_stderr(
 
 
 def test_bad_arguments_fail_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "--messages", "0"]) == 2
-    assert main(["bench", "--turn-rate", "2"]) == 2
-    assert main(["bench", "--policy", "sometimes"]) == 2
-    with pytest.raises(SystemExit):
-        main(["bench", "--workload", "nope"])
+    for bad in (["--messages", "0"], ["--turn-rate", "2"], ["--policy", "sometimes"],
+                ["--workload", "nope"], ["--traffic", "one-sided"]):
+        with pytest.raises(SystemExit) as info:
+            main(["bench", *bad])
+        assert info.value.code == 2
+        assert "error:" in capsys.readouterr().err
 
 
 def test_progress_bar_draws_and_finishes() -> None:

@@ -102,13 +102,14 @@ def test_simulate_cli_writes_table_json_and_plot(
 ) -> None:
     pytest.importorskip("matplotlib")
     out_json, out_png = tmp_path / "sim.json", tmp_path / "sim.png"
-    rc = run_cli(["simulate", "--messages", "40", "--samples", "3", "--intervals", "8",
-                  "--patterns", "ping-pong,one-sided", "--json", str(out_json),
-                  "--plot", str(out_png)])
+    rc = run_cli(["simulate", "--messages", "40", "--samples", "3",
+                  "--policies", "every-turn,8,never", "--traffic", "ping-pong,one-sided",
+                  "--json", str(out_json), "--plot", str(out_png), "--progress", "on"])
     assert rc == 0
     captured = capsys.readouterr()
     assert "every-turn" in captured.out and "Active attacks" in captured.out
-    assert "[" in captured.err and "done" in captured.err  # the progress bar
+    assert "[" in captured.err and captured.err.count("done") == 1  # the progress bar
+    assert "Legend" in captured.out and "ovh B/msg" in captured.out
     doc = json.loads(out_json.read_text())
     assert doc["parameters"]["policies"] == ["every-turn", "8", "never"]
     assert len(doc["compromise"]) == 6
@@ -122,10 +123,33 @@ def test_simulate_is_reproducible() -> None:
 
 
 def test_simulate_rejects_bad_arguments() -> None:
-    with pytest.raises(MisuseError):
-        run_cli(["simulate", "--patterns", "nonsense"])
-    with pytest.raises(MisuseError):
-        run_cli(["simulate", "--messages", "3"])
+    for bad in (["--traffic", "nonsense"], ["--patterns", "nonsense"], ["--messages", "3"]):
+        with pytest.raises(SystemExit) as info:
+            run_cli(["simulate", *bad])
+        assert info.value.code == 2
+
+
+def test_simulate_earlier_spellings_match_the_new_ones() -> None:
+    """--intervals/--patterns (kept out of the help) give the same sweep as --policies."""
+    from pq3proto.cliargs import policy_list, traffic_list
+
+    old = run_all(policy_grid((8,)), ("bursty",), messages=30, seed=2, samples=2)
+    new = run_all(policy_list("every-turn,8,never"),
+                  tuple(map(str, traffic_list("bursty:5"))), messages=30, seed=2, samples=2)
+    assert old == new
+
+
+def test_simulate_time_based_policy_rekeys_by_the_clock() -> None:
+    """N:SECONDS works in simulate: simulated time advances SECONDS_PER_MESSAGE a message."""
+    from pq3proto.cliargs import policy_list
+    from pq3proto.experiments.run import SECONDS_PER_MESSAGE
+
+    seconds = int(5 * SECONDS_PER_MESSAGE)  # due after about 5 messages, by time alone
+    doc = run_all(policy_list(f"1000:{seconds},never"), ("ping-pong",), messages=40,
+                  seed=1, samples=2)
+    by_time, never = doc["compromise"]
+    assert never["pq_rekeys"] == 0
+    assert 5 <= by_time["pq_rekeys"] <= 40 // 5
 
 
 def test_pq3proto_cli_registers_simulate() -> None:

@@ -34,7 +34,7 @@ NATIVE = native.NATIVE
 def test_native_required_when_ci_says_so() -> None:
     """CI (CI=true) or PQ3PROTO_REQUIRE_NATIVE=1: the extension must have been built."""
     if os.environ.get("PQ3PROTO_REQUIRE_NATIVE") != "1" and os.environ.get("CI") != "true":
-        pytest.skip("neither CI=true nor PQ3PROTO_REQUIRE_NATIVE=1")
+        pytest.skip("C path optional here (CI=true or PQ3PROTO_REQUIRE_NATIVE=1 requires it)")
     assert native.available(), native.unavailable_reason()
 
 

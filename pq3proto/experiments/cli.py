@@ -8,29 +8,66 @@ Not: the experiments themselves (run.py).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from ..cliargs import (
+    PLOT_INSTALL,
+    POLICY_SYNTAX,
+    TRAFFIC_SYNTAX,
+    add_progress_option,
+    int_at_least,
+    output_file,
+    plot_file,
+    policy_list,
+    positive_int,
+    progress_enabled,
+    traffic_list,
+    write_json,
+)
 from ..errors import MisuseError
 from ..progress import Progress
 from .delivery import PATTERNS
-from .run import policy_grid, run_all
+from .run import SECONDS_PER_MESSAGE, policy_grid, run_all
 
 DEFAULT_INTERVALS = (5, 10, 25, 50, 100)
+DEFAULT_POLICIES = ",".join(["every-turn", *map(str, DEFAULT_INTERVALS), "never"])
+DEFAULT_TRAFFIC = ",".join(PATTERNS)
+MIN_MESSAGES = 20
+
+LEGEND = """\
+Legend
+  pattern       traffic shape: ping-pong (a turn every message), bursty[:MEAN] (turns of MEAN
+                messages on average, default 5), one-sided (runs of 30-50 from A, one reply
+                from B), one-way (only A sends)
+  policy        rekey policy: every-turn, N (every N messages), N:SECONDS, never
+  classical     messages after the compromise the adversary reads from the stolen state,
+                mean/max over compromise points and both parties
+  +all ECDH     the same adversary also breaks every ECDH key (a quantum computer later)
+  locked        share of compromises after which that adversary is locked out before the end
+  HNDL          messages read from the recorded transcript alone, every ECDH key broken
+  HNDL+KEM1024  the same, with the session start's ML-KEM-1024 key broken too
+  rekeys        completed PQ rekeys (ML-KEM-768 secrets mixed into the root key)
+  B/msg         mean wire bytes per message
+  ovh B/msg     mean bytes per message beyond the plaintext. A rekeying chain repeats its
+                header, with the 1,184-byte KEM key and the 1,088-byte ciphertext, on every
+                message until the peer replies, so frequent rekeys and long turns cost more."""
 
 
 def format_table(doc: dict[str, Any]) -> str:
     """The compromise sweep and the active attacks as aligned text."""
+    rows = doc["compromise"]
+    wt = max([10, *(len(r["pattern"]) for r in rows)])
+    wp = max([10, *(len(r["policy"]) for r in rows)])
     lines = [
         "Exposure after a state compromise (messages after it the adversary reads; mean / max",
         "over compromise points and both parties); HNDL: whole transcript, every ECDH key broken",
         "",
-        f"{'pattern':<10} {'policy':<10} {'classical':>11} {'+all ECDH':>11} {'locked':>6} "
+        f"{'pattern':<{wt}} {'policy':<{wp}} {'classical':>11} {'+all ECDH':>11} {'locked':>6} "
         f"{'HNDL':>5} {'HNDL+KEM1024':>12} {'rekeys':>6} {'B/msg':>7} {'ovh B/msg':>9}",
     ]
-    for r in doc["compromise"]:
+    for r in rows:
         lines.append(
-            f"{r['pattern']:<10} {r['policy']:<10} "
+            f"{r['pattern']:<{wt}} {r['policy']:<{wp}} "
             f"{r['classical_mean']:>6.1f}/{r['classical_max']:<4} "
             f"{r['quantum_mean']:>6.1f}/{r['quantum_max']:<4} "
             f"{r['quantum_locked_out']:>6.0%} "
@@ -55,7 +92,7 @@ def plot(doc: dict[str, Any], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MisuseError(
-            "--plot needs matplotlib: pip install 'pq3proto[test]' (or matplotlib>=3.8)"
+            f"--plot needs matplotlib: {PLOT_INSTALL}"
         ) from None
     policies: list[str] = doc["parameters"]["policies"]
     patterns: list[str] = doc["parameters"]["patterns"]
@@ -91,22 +128,17 @@ def plot(doc: dict[str, Any], path: str) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    intervals = tuple(int(x) for x in args.intervals.split(",") if x.strip())
-    patterns = tuple(p.strip() for p in args.patterns.split(",") if p.strip())
-    for p in patterns:
-        if p not in PATTERNS:
-            raise MisuseError(f"unknown traffic pattern {p!r}; known: {', '.join(PATTERNS)}")
-    if args.messages < 20:
-        raise MisuseError("--messages must be at least 20")
-    progress = Progress(0, "", enabled=not args.no_progress).update
-    doc = run_all(
-        policy_grid(intervals), patterns, args.messages, args.seed, args.samples, progress
-    )
+    policies = args.policies if args.intervals is None else policy_grid(args.intervals)
+    shapes = args.traffic if args.patterns is None else args.patterns
+    patterns = tuple(str(t) for t in shapes)
+    enabled = progress_enabled("off" if args.no_progress else args.progress)
+    progress = Progress(0, "", enabled=enabled).update
+    doc = run_all(policies, patterns, args.messages, args.seed, args.samples, progress)
     print(format_table(doc))
+    print()
+    print(LEGEND)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
+        write_json(args.json, doc)
         print(f"\nwrote {args.json}")
     if args.plot:
         plot(doc, args.plot)
@@ -119,17 +151,41 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="compromise, HNDL and active-attack experiments over rekey policies",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Record one seeded conversation per (traffic, policy) cell, attack each "
+        "from compromised states and with every ECDH key broken (HNDL), run the active "
+        "attacks, and print a table with a legend.",
     )
-    p.add_argument("--messages", type=int, default=300, help="messages per conversation")
-    p.add_argument("--seed", type=int, default=1, help="seed for traffic and keys")
-    p.add_argument("--samples", type=int, default=12,
-                   help="compromise points per conversation (each for both parties)")
-    p.add_argument("--intervals", default=",".join(map(str, DEFAULT_INTERVALS)),
-                   help="rekey intervals of the default policy, comma-separated")
-    p.add_argument("--patterns", default=",".join(PATTERNS),
-                   help=f"traffic patterns, comma-separated ({', '.join(PATTERNS)})")
-    p.add_argument("--json", metavar="PATH", help="write every result as JSON")
-    p.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--messages", type=int_at_least(MIN_MESSAGES), default=300,
+                   help=f"messages per conversation, at least {MIN_MESSAGES} "
+                   "(default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed for traffic and keys (default: %(default)s)")
+    p.add_argument("--samples", type=positive_int, default=12,
+                   help="compromise points per conversation, each for both parties "
+                   "(default: %(default)s)")
+    p.add_argument("--policies", type=policy_list, default=policy_list(DEFAULT_POLICIES),
+                   metavar="POLICY[,POLICY...]",
+                   help=f"rekey policies, comma-separated, each {POLICY_SYNTAX}; simulated "
+                   f"time advances {SECONDS_PER_MESSAGE:g} s per message "
+                   f"(default: {DEFAULT_POLICIES})")
+    p.add_argument("--traffic", type=traffic_list, default=traffic_list(DEFAULT_TRAFFIC),
+                   metavar="SHAPE[,SHAPE...]",
+                   help=f"traffic shapes, comma-separated, each {TRAFFIC_SYNTAX} "
+                   f"(default: {DEFAULT_TRAFFIC})")
+    p.add_argument("--json", metavar="PATH", type=output_file, default=None,
+                   help="write every result as JSON (default: none)")
+    p.add_argument("--plot", metavar="PATH", type=plot_file, default=None,
+                   help="write a plot, .png, .pdf or .svg; needs the [plot] extra "
+                   "(default: none)")
+    add_progress_option(p)
+    # Earlier spellings, kept working but out of the help: --intervals N,N (the default
+    # policy at each interval, between every-turn and never), --patterns, --no-progress.
+    p.add_argument("--intervals", type=_interval_list, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--patterns", type=traffic_list, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_main)
+
+
+def _interval_list(text: str) -> tuple[int, ...]:
+    parse = int_at_least(0)
+    return tuple(parse(x) for x in text.split(",") if x.strip())

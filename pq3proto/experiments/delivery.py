@@ -11,7 +11,7 @@ import heapq
 import random
 from dataclasses import dataclass, field
 
-from ..errors import MisuseError
+from ..traffic import Traffic
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class NetworkConditions:
 
     @classmethod
     def perfect(cls) -> NetworkConditions:
+        """No loss, no duplicates, no delay: a FIFO link."""
         return cls()
 
     @classmethod
@@ -114,6 +115,7 @@ class Network:
         return out
 
     def pending(self) -> int:
+        """Deliveries still queued."""
         return len(self._queue)
 
 
@@ -123,25 +125,10 @@ PATTERNS = ("ping-pong", "bursty", "one-sided")
 
 
 def traffic(pattern: str, messages: int, seed: int) -> list[str]:
-    """Who sends each message ("A" or "B"): a seeded sequence for one traffic pattern.
+    """Who sends each message ("A" or "B"): a seeded sequence for one traffic shape.
 
-    ping-pong alternates; bursty draws turn lengths from a geometric law (mean 5); one-sided
-    has A send runs of about 40 with a single reply from B between them.
+    `pattern` is in the vocabulary of pq3proto.traffic: ping-pong, bursty[:MEAN] (geometric
+    turn lengths, mean 5 by default), one-sided (runs of 30 to 50 from A, one reply from B)
+    or one-way.
     """
-    rng = random.Random(seed)
-    out: list[str] = []
-    sender = "A"
-    while len(out) < messages:
-        if pattern == "ping-pong":
-            run = 1
-        elif pattern == "bursty":
-            run = 1
-            while rng.random() < 0.8:
-                run += 1
-        elif pattern == "one-sided":
-            run = rng.randint(30, 50) if sender == "A" else 1
-        else:
-            raise MisuseError(f"unknown traffic pattern {pattern!r}; known: {', '.join(PATTERNS)}")
-        out.extend([sender] * run)
-        sender = "B" if sender == "A" else "A"
-    return out[:messages]
+    return Traffic.parse(pattern).senders(messages, seed)

@@ -12,48 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import cliargs
 from ..policy import RekeyPolicy
 from ..trace import events_csv
-from .delivery import PATTERNS, NetworkConditions
+from .delivery import NetworkConditions
 from .traced import run_traced
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError("must be at least 0 and below 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _messages(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError("must be between 1 and 1000000")
-    return value
-
-
-def _policy(text: str) -> RekeyPolicy:
-    try:
-        return RekeyPolicy.parse(text)
-    except Exception as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
 
 _COLUMNS = ("seq", "party", "direction", "chain", "index", "ecdh_step", "material",
             "wire_bytes", "error")
@@ -70,12 +33,13 @@ def format_events(rows: list[dict[str, Any]]) -> str:
 
 def _main(args: argparse.Namespace) -> int:
     conditions = NetworkConditions(drop=args.loss, mean_delay=args.reorder)
-    run = run_traced(args.policy, args.traffic, args.messages, args.seed, conditions)
+    policy = RekeyPolicy.parse(args.policy)
+    run = run_traced(policy, str(args.traffic), args.messages, args.seed, conditions)
     if args.json:
         doc = {
             "command": "trace",
-            "policy": args.policy.describe(),
-            "traffic": args.traffic,
+            "policy": policy.describe(),
+            "traffic": str(args.traffic),
             "messages": args.messages,
             "seed": args.seed,
             "loss": args.loss,
@@ -105,19 +69,24 @@ def add_parser(subparsers: Any) -> None:
         help="trace one conversation, message by message",
         description="Run one conversation between two devices over a simulated network and "
         "print one event per message sealed, opened or refused (docs/trace.md).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--messages", type=_messages, default=40, help="messages to send")
-    p.add_argument("--traffic", choices=PATTERNS, default="ping-pong", help="who sends when")
-    p.add_argument("--policy", type=_policy, default=RekeyPolicy(),
-                   help="rekey policy: default | never | every-turn | N | N:SECONDS")
-    p.add_argument("--loss", type=_probability, default=0.0,
-                   help="probability that the network drops a message")
-    p.add_argument("--reorder", type=_non_negative, default=0.0,
-                   help="mean random delay per message in seconds (messages are 60 s apart); "
-                   "above 0 it reorders")
-    p.add_argument("--seed", type=int, default=1, help="seed for keys, traffic and network")
-    p.add_argument("--json", metavar="PATH", help="write the run and every event as JSON")
-    p.add_argument("--csv", metavar="PATH", help="write every event as CSV")
-    p.add_argument("--quiet", action="store_true", help="print only the summary (on stderr)")
+    p.add_argument("--messages", type=cliargs.positive_int, default=40,
+                   help="messages to send (default: %(default)s)")
+    p.add_argument("--traffic", type=cliargs.traffic, default=cliargs.traffic("ping-pong"),
+                   help=f"who sends when: {cliargs.TRAFFIC_SYNTAX} (default: %(default)s)")
+    p.add_argument("--policy", type=cliargs.policy, default="default",
+                   help=f"rekey policy: {cliargs.POLICY_SYNTAX} (default: %(default)s)")
+    p.add_argument("--loss", type=cliargs.probability, default=0.0,
+                   help="probability that the network drops a message (default: %(default)s)")
+    p.add_argument("--reorder", type=cliargs.nonnegative_float, default=0.0,
+                   help="mean random delay per message in seconds; messages are 60 s apart, "
+                   "so above 0 it reorders (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="seed for keys, traffic and network (default: %(default)s)")
+    p.add_argument("--json", metavar="PATH", type=cliargs.output_file, default=None,
+                   help="write the run and every event as JSON (default: none)")
+    p.add_argument("--csv", metavar="PATH", type=cliargs.output_file, default=None,
+                   help="write every event as CSV (default: none)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the summary, on stderr (default: off)")
     p.set_defaults(func=_main)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..cliargs import existing_dir, output_dir
 from .generate import write_all
 from .verify import describe_environment, verify_directory
 
@@ -36,11 +37,29 @@ def _verify(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Register `vectors` with its `generate` and `verify` subcommands."""
-    vectors = subparsers.add_parser("vectors", help="generate or verify the interop test vectors")
-    sub = vectors.add_subparsers(dest="vectors_command", required=True)
-    gen = sub.add_parser("generate", help="write the whole vector set (byte-for-byte stable)")
-    gen.add_argument("dir", help="output directory, e.g. spec/vectors")
+    vectors = subparsers.add_parser(
+        "vectors",
+        help="generate or verify the interop test vectors",
+        description="Generate or verify the interop test vectors (spec/test-vectors.md).",
+    )
+    sub = vectors.add_subparsers(
+        dest="vectors_command", required=True, metavar="{generate,verify}", title="commands"
+    )
+    gen = sub.add_parser(
+        "generate",
+        help="write the whole vector set (byte-for-byte stable)",
+        description="Write the whole vector set into DIR; the result is byte-identical to "
+        "the committed spec/vectors.",
+    )
+    gen.add_argument("dir", type=output_dir, help="output directory, created if missing")
     gen.set_defaults(func=_generate)
-    ver = sub.add_parser("verify", help="check every vector file in DIR against this package")
-    ver.add_argument("dir", help="directory of vector files, e.g. spec/vectors")
+    ver = sub.add_parser(
+        "verify",
+        help="check every vector file in DIR against this package",
+        description="Check every vector file in DIR against this package; exit status 1 "
+        "if any vector fails.",
+    )
+    ver.add_argument(
+        "dir", type=existing_dir, help="directory of vector files, e.g. spec/vectors"
+    )
     ver.set_defaults(func=_verify)
