@@ -1,0 +1,170 @@
+"""Forward secrecy at rest (issue 9, defect 4): superseded secrets leave every store file.
+
+A conversation runs through two open stores. After every step the test records each secret
+the stored states hold (root keys, sending and receiving chain keys with the message key each
+would give, skipped message keys) and every plaintext delivered. It then runs further turns,
+acknowledges the inbox, and scans every file in each store's directory (database, -wal,
+-shm, -journal) for each secret no longer held by a current state and for each acknowledged
+plaintext. None may be found.
+
+Run as a script, it measures store steps per second for the default and for WAL without
+erasure (the layout before this change) in the same run:
+
+    .venv/bin/python tests/test_store_at_rest.py --bench [--steps 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from test_store import A, B, devices
+
+from pq3proto import RekeyPolicy
+from pq3proto.kdf import chain_step
+from pq3proto.state import decode_session_state
+from pq3proto.store import SessionStore
+
+
+def held_secrets(store: SessionStore, local: str, peer: str) -> set[bytes]:
+    """Every key the store's current sessions with `peer` hold, with the keys they yield."""
+    out: set[bytes] = set()
+    for blob in store.session_states(local, peer):
+        r = decode_session_state(blob).ratchet
+        chains = [c.chain_key for c in r.receiving]
+        if r.sending is not None:
+            chains.append(r.sending.chain_key)
+        out.add(r.root_key)
+        out.update(chains)
+        out.update(chain_step(ck)[0] for ck in chains)  # the next message key of each chain
+        out.update(r.skipped.values())
+        if r.my_kem_seed is not None:
+            out.add(r.my_kem_seed)
+    return out
+
+
+def store_files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_superseded_secrets_and_acknowledged_plaintexts_are_in_no_file(tmp_path: Path) -> None:
+    alice, bob = devices()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    sa, sb = SessionStore(tmp_path / "a" / "alice.db"), SessionStore(tmp_path / "b" / "bob.db")
+    sa.add_device(alice)
+    sb.add_device(bob)
+    policy = RekeyPolicy(every_messages=3)
+    rng = random.Random(9)
+    seen: set[bytes] = set()
+    delivered: list[bytes] = []
+
+    def record() -> None:
+        if sa.has_session(A, B):
+            seen.update(held_secrets(sa, A, B))
+        if sb.has_session(B, A):
+            seen.update(held_secrets(sb, B, A))
+
+    def send(src: SessionStore, me: str, dst: SessionStore, peer: str, n: int) -> None:
+        """`n` messages, delivered in a shuffled order (so skipped keys come and go)."""
+        wires = []
+        for _ in range(n):
+            pt = b"plaintext:" + rng.randbytes(24)
+            wires.append((src.encrypt(me, peer, pt), pt))
+            record()
+        rng.shuffle(wires)
+        for w, pt in wires:
+            sender_id: str | bytes = alice.public_identity() if peer == B else me
+            got = dst.decrypt(peer, sender_id, w, policy=policy)
+            assert got.plaintext == pt
+            delivered.append(pt)
+            record()
+        src.ack_outbox([o.id for o in src.outbox(me)])
+
+    sa.initiate(A, bob.public_identity(), bob.prekey_bundle(), policy=policy)
+    record()
+    turns = 30
+    for turn in range(turns):
+        send(sa, A, sb, B, rng.randint(1, 4))
+        send(sb, B, sa, A, rng.randint(1, 4))
+        if turn % 3 == 0 or turn >= turns - 14:  # the last 14 turns: everything acknowledged
+            for store, me in ((sa, A), (sb, B)):
+                store.ack_inbox([m.id for m in store.inbox(me)])
+    # Alice's last received message leaves her sending chain to start on the next encrypt.
+    assert not sa.inbox(A) and not sb.inbox(B)
+
+    current = held_secrets(sa, A, B) | held_secrets(sb, B, A)
+    superseded = seen - current
+    assert len(superseded) > 300 and len(delivered) > 100
+    for side in ("a", "b"):
+        files = store_files(tmp_path / side)
+        assert any(name.endswith(".db") for name in files)
+        for name, data in files.items():
+            found_keys = sum(1 for s in superseded if s in data)
+            found_text = sum(1 for pt in delivered if pt in data)
+            assert (found_keys, found_text) == (0, 0), (
+                f"{side}/{name} ({len(data)} B) still holds {found_keys} superseded secrets "
+                f"and {found_text} acknowledged plaintexts"
+            )
+    # The control: the scan does see what a store holds now.
+    files_b = store_files(tmp_path / "b")
+    assert any(s in data for s in held_secrets(sb, B, A) for data in files_b.values())
+    sa.close()
+    sb.close()
+
+
+# ── Cost: python tests/test_store_at_rest.py --bench ────────────────────────────────────
+
+
+def _steps_per_second(directory: Path, steps: int, legacy_wal: bool) -> float:
+    alice, bob = devices()
+    sa, sb = SessionStore(directory / "alice.db"), SessionStore(directory / "bob.db")
+    if legacy_wal:  # the layout before the at-rest change: WAL, no erasure of freed cells
+        for s in (sa, sb):
+            s._db.execute("PRAGMA journal_mode=WAL")
+            s._db.execute("PRAGMA secure_delete=OFF")
+    sa.add_device(alice)
+    sb.add_device(bob)
+    sa.initiate(A, bob.public_identity(), bob.prekey_bundle())
+    sb.decrypt(B, alice.public_identity(), sa.encrypt(A, B, b"start"))
+    pairs = ((sa, A, sb, B), (sb, B, sa, A))
+    t0 = time.perf_counter()
+    for k in range(steps // 2):
+        src, me, dst, peer = pairs[k % 2]
+        dst.decrypt(peer, me, src.encrypt(me, peer, b"x" * 64))
+        if k % 8 == 7:
+            for store, name in ((sa, A), (sb, B)):
+                store.ack_outbox([o.id for o in store.outbox(name)])
+                store.ack_inbox([m.id for m in store.inbox(name)])
+    elapsed = time.perf_counter() - t0
+    sa.close()
+    sb.close()
+    return (steps // 2) * 2 / elapsed
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", action="store_true", required=True)
+    ap.add_argument("--steps", type=int, default=600, help="store steps per run")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    results: dict[str, list[float]] = {"default (erasing)": [], "WAL, no erasure": []}
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        for r in range(args.rounds):
+            for label, legacy in (("WAL, no erasure", True), ("default (erasing)", False)):
+                d = Path(tmp) / f"{r}-{legacy}"
+                d.mkdir()
+                results[label].append(_steps_per_second(d, args.steps, legacy))
+    for label, xs in results.items():
+        xs.sort()
+        print(f"{label:>20}: median {xs[len(xs) // 2]:7.1f} steps/s  (runs: "
+              + ", ".join(f"{x:.1f}" for x in xs) + ")")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
