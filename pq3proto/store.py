@@ -45,60 +45,27 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .constants import MAX_PREVIOUS_SESSIONS, MAX_STORE_LIVE_SESSIONS
-from .errors import IdentityChangedError, MisuseError, PQ3Error, UnsupportedVersionError
+from .errors import IdentityChangedError, MisuseError, PQ3Error
 from .identity import Device, PublicIdentity
 from .policy import RekeyPolicy
 from .primitives import SYSTEM_RANDOM, RandomSource
 from .session import Session, SessionStats
 from .state import decode_session_state
+from .store_schema import SCHEMA_VERSION, StoreError, configure, create_or_migrate
 from .wire import parse_message
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Incoming",
+    "Outgoing",
+    "SessionInfo",
+    "SessionStore",
+    "StoreError",
+]
 
 Clock = Callable[[], float]
 
-SCHEMA_VERSION: Final = 2
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
-_JOURNAL_MODE: Final = "truncate"
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS devices (
-    name  TEXT PRIMARY KEY,
-    state BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS peers (
-    local    TEXT NOT NULL REFERENCES devices(name),
-    peer     TEXT NOT NULL,
-    identity BLOB NOT NULL,
-    PRIMARY KEY (local, peer)
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    local     TEXT NOT NULL,
-    peer      TEXT NOT NULL,
-    rank      INTEGER NOT NULL,
-    confirmed INTEGER NOT NULL,
-    state     BLOB NOT NULL,
-    FOREIGN KEY (local, peer) REFERENCES peers(local, peer)
-);
-CREATE INDEX IF NOT EXISTS sessions_by_rank ON sessions (local, peer, rank);
-CREATE TABLE IF NOT EXISTS inbox (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    local     TEXT NOT NULL,
-    peer      TEXT NOT NULL,
-    plaintext BLOB NOT NULL,
-    auth_data BLOB NOT NULL,
-    session   INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id    INTEGER PRIMARY KEY AUTOINCREMENT,
-    local TEXT NOT NULL,
-    peer  TEXT NOT NULL,
-    wire  BLOB NOT NULL
-);
-"""
-
-
-class StoreError(PQ3Error):
-    """The database cannot be opened or used (corrupt file, foreign schema, I/O failure)."""
 
 
 @dataclass(frozen=True)
@@ -169,57 +136,13 @@ class SessionStore:
             self._db = sqlite3.connect(
                 os.fspath(path), isolation_level=None, timeout=_BUSY_TIMEOUT_SECONDS
             )
-            self._configure(self._db)
+            problem = configure(self._db)
+            if problem is not None:
+                raise StoreError(f"session store: {problem}")
             with self._transaction() as db:
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, 1, SCHEMA_VERSION):
-                    raise UnsupportedVersionError(
-                        f"session store schema {version} is not supported"
-                    )
-                if version == 1:
-                    db.execute("ALTER TABLE sessions RENAME TO sessions_v1")
-                    db.execute("ALTER TABLE inbox ADD COLUMN session INTEGER NOT NULL DEFAULT 0")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                if version == 1:
-                    self._migrate_v1(db)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                create_or_migrate(db)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open session store: {type(e).__name__}: {e}") from None
-
-    @staticmethod
-    def _configure(db: sqlite3.Connection) -> None:
-        """Durability and erasure settings (module docstring); each must take effect."""
-        # A WAL keeps every superseded page until a checkpoint, and its frames after one; a
-        # rollback journal truncated at commit holds old pages only while a step runs.
-        mode = db.execute(f"PRAGMA journal_mode={_JOURNAL_MODE}").fetchone()[0]
-        db.execute("PRAGMA secure_delete=ON")  # freed cells and pages are zeroed
-        db.execute("PRAGMA temp_store=MEMORY")  # no spilled temporary tables on disk
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        if str(mode).lower() != _JOURNAL_MODE or db.execute("PRAGMA secure_delete").fetchone()[
-            0
-        ] != 1:
-            raise StoreError(
-                f"session store: journal mode {mode!r} (another connection may hold the file "
-                "in WAL mode): superseded keys would stay on disk"
-            )
-
-    @staticmethod
-    def _migrate_v1(db: sqlite3.Connection) -> None:
-        """Schema 1 (one session per peer) to 2: each session becomes a confirmed sender."""
-        for local, peer, blob in db.execute("SELECT local, peer, state FROM sessions_v1"):
-            identity = decode_session_state(bytes(blob)).peer
-            db.execute(
-                "INSERT INTO peers (local, peer, identity) VALUES (?, ?, ?)",
-                (local, peer, identity.encode()),
-            )
-            db.execute(
-                "INSERT INTO sessions (local, peer, rank, confirmed, state) VALUES (?, ?, 1, 1, ?)",
-                (local, peer, bytes(blob)),
-            )
-        db.execute("DROP TABLE sessions_v1")
 
     @classmethod
     def open_deterministic_for_tests(
@@ -577,17 +500,25 @@ class SessionStore:
             )
 
     def _live_session(self, row: _Row, device: Device) -> Session:
-        """The session this object last committed for `row`, if the file still holds it."""
+        """The decoded session for `row`: the cached one if the file still holds its blob.
+
+        Safe across processes: a step by another connection changes the blob (its counters
+        only grow), and then the session is restored from the file again.
+        """
         hit = self._live.get(row.id)
         if hit is not None and hmac.compare_digest(hit[0], row.blob):
             self._live.move_to_end(row.id)
             return hit[1]
-        self._live.pop(row.id, None)
-        return self._restore(row.blob, device)
+        session = self._restore(row.blob, device)
+        self._cache(row.id, row.blob, session)
+        return session
 
     def _keep(self, advanced: list[int], sid: int, blob: bytes, session: Session) -> None:
         """Cache a session the current step advanced (dropped again if the step fails)."""
         advanced.append(sid)
+        self._cache(sid, blob, session)
+
+    def _cache(self, sid: int, blob: bytes, session: Session) -> None:
         self._live[sid] = (blob, session)
         self._live.move_to_end(sid)
         while len(self._live) > MAX_STORE_LIVE_SESSIONS:

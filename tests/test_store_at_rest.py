@@ -51,11 +51,15 @@ def store_files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
-def test_superseded_secrets_and_acknowledged_plaintexts_are_in_no_file(tmp_path: Path) -> None:
+def converse_and_scan(tmp_path: Path, erase: bool = True) -> dict[str, tuple[int, int]]:
+    """Run the conversation; per store file, (superseded secrets, acknowledged plaintexts)."""
     alice, bob = devices()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     sa, sb = SessionStore(tmp_path / "a" / "alice.db"), SessionStore(tmp_path / "b" / "bob.db")
+    if not erase:  # the control: the same rollback journal, without erasing freed cells
+        for s in (sa, sb):
+            s._db.execute("PRAGMA secure_delete=OFF")
     sa.add_device(alice)
     sb.add_device(bob)
     policy = RekeyPolicy(every_messages=3)
@@ -79,8 +83,7 @@ def test_superseded_secrets_and_acknowledged_plaintexts_are_in_no_file(tmp_path:
         rng.shuffle(wires)
         for w, pt in wires:
             sender_id: str | bytes = alice.public_identity() if peer == B else me
-            got = dst.decrypt(peer, sender_id, w, policy=policy)
-            assert got.plaintext == pt
+            assert dst.decrypt(peer, sender_id, w, policy=policy).plaintext == pt
             delivered.append(pt)
             record()
         src.ack_outbox([o.id for o in src.outbox(me)])
@@ -94,27 +97,51 @@ def test_superseded_secrets_and_acknowledged_plaintexts_are_in_no_file(tmp_path:
         if turn % 3 == 0 or turn >= turns - 14:  # the last 14 turns: everything acknowledged
             for store, me in ((sa, A), (sb, B)):
                 store.ack_inbox([m.id for m in store.inbox(me)])
-    # Alice's last received message leaves her sending chain to start on the next encrypt.
     assert not sa.inbox(A) and not sb.inbox(B)
 
     current = held_secrets(sa, A, B) | held_secrets(sb, B, A)
     superseded = seen - current
     assert len(superseded) > 300 and len(delivered) > 100
+    found: dict[str, tuple[int, int]] = {}
     for side in ("a", "b"):
         files = store_files(tmp_path / side)
         assert any(name.endswith(".db") for name in files)
         for name, data in files.items():
-            found_keys = sum(1 for s in superseded if s in data)
-            found_text = sum(1 for pt in delivered if pt in data)
-            assert (found_keys, found_text) == (0, 0), (
-                f"{side}/{name} ({len(data)} B) still holds {found_keys} superseded secrets "
-                f"and {found_text} acknowledged plaintexts"
+            found[f"{side}/{name}"] = (
+                sum(1 for s in superseded if s in data),
+                sum(1 for pt in delivered if pt in data),
             )
-    # The control: the scan does see what a store holds now.
-    files_b = store_files(tmp_path / "b")
-    assert any(s in data for s in held_secrets(sb, B, A) for data in files_b.values())
+    # The scan does see what a store holds now (still open, nothing checkpointed away).
+    db_b = (tmp_path / "b" / "bob.db").read_bytes()
+    assert any(s in db_b for s in held_secrets(sb, B, A))
     sa.close()
     sb.close()
+    return found
+
+
+def test_superseded_secrets_and_acknowledged_plaintexts_are_in_no_file(tmp_path: Path) -> None:
+    found = converse_and_scan(tmp_path)
+    assert {name: hits for name, hits in found.items() if hits != (0, 0)} == {}
+
+
+def test_the_scan_finds_what_erasure_removes(tmp_path: Path) -> None:
+    """Control: without secure_delete, freed cells keep acknowledged plaintexts."""
+    found = converse_and_scan(tmp_path, erase=False)
+    assert sum(text for _, text in found.values()) > 0
+
+
+def test_store_files_are_the_database_and_an_empty_journal(tmp_path: Path) -> None:
+    """Between steps there is no WAL and the rollback journal is empty."""
+    alice, bob = devices()
+    sa, sb = SessionStore(tmp_path / "alice.db"), SessionStore(tmp_path / "bob.db")
+    sa.add_device(alice)
+    sb.add_device(bob)
+    sa.initiate(A, bob.public_identity(), bob.prekey_bundle())
+    sb.decrypt(B, alice.public_identity(), sa.encrypt(A, B, b"m"))
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert set(sizes) <= {"alice.db", "bob.db", "alice.db-journal", "bob.db-journal"}
+    assert all(n for name, n in sizes.items() if name.endswith(".db"))
+    assert not any(n for name, n in sizes.items() if name.endswith("-journal"))
 
 
 # ── Cost: python tests/test_store_at_rest.py --bench ────────────────────────────────────

@@ -242,3 +242,43 @@ def test_two_store_objects_on_one_file_never_reuse_a_key(tmp_path: Path) -> None
     assert len(set(slots)) == len(slots)
     for k, w in enumerate(wires):
         assert sb.decrypt(B, A, w).plaintext == f"m{k}".encode()
+
+
+# ── Schema 1 files (one session per peer, WAL) open and continue ───────────────────────
+
+V1_SCHEMA = """
+CREATE TABLE devices (name TEXT PRIMARY KEY, state BLOB NOT NULL);
+CREATE TABLE sessions (local TEXT NOT NULL REFERENCES devices(name), peer TEXT NOT NULL,
+                       state BLOB NOT NULL, PRIMARY KEY (local, peer));
+CREATE TABLE inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL,
+                    peer TEXT NOT NULL, plaintext BLOB NOT NULL, auth_data BLOB NOT NULL);
+CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL,
+                     peer TEXT NOT NULL, wire BLOB NOT NULL);
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_file_is_migrated(tmp_path: Path) -> None:
+    alice, bob = devices()
+    a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle())
+    res = Session.accept(bob, alice.public_identity(), a.encrypt(b"m0"))
+    b, bob_now = res[0], (res[2] if len(res) > 2 else bob)
+    db = sqlite3.connect(tmp_path / "bob.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(V1_SCHEMA)
+    db.execute("INSERT INTO devices VALUES (?, ?)", (B, bob_now.to_bytes()))
+    db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (B, A, b.to_bytes()))
+    db.execute("INSERT INTO inbox (local, peer, plaintext, auth_data) VALUES (?, ?, ?, ?)",
+               (B, A, b"m0", b""))
+    db.commit()
+    db.close()
+    sb = SessionStore(tmp_path / "bob.db")
+    assert not (tmp_path / "bob.db-wal").exists()
+    [info] = sb.sessions(B, A)
+    assert info.sending and info.confirmed and info.peer == alice.identity
+    assert [m.plaintext for m in sb.inbox(B)] == [b"m0"]
+    assert sb.decrypt(B, A, a.encrypt(b"m1")).plaintext == b"m1"
+    assert a.decrypt(sb.encrypt(B, A, b"r1")) == b"r1"
+    sb.close()
+    sb = SessionStore(tmp_path / "bob.db")
+    assert sb.decrypt(B, A, a.encrypt(b"m2")).plaintext == b"m2"
