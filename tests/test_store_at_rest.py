@@ -10,7 +10,9 @@ plaintext. None may be found.
 Run as a script, it measures store steps per second for the default and for WAL without
 erasure (the layout before this change) in the same run:
 
-    .venv/bin/python tests/test_store_at_rest.py --bench [--steps 600]
+    .venv/bin/python tests/test_store_at_rest.py --bench [--steps 600] [--config default|wal]
+
+Under `strace -f -c -e trace=fsync,fdatasync` with one --config, it counts fsyncs per step.
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def test_store_files_are_the_database_and_an_empty_journal(tmp_path: Path) -> No
 # ── Cost: python tests/test_store_at_rest.py --bench ────────────────────────────────────
 
 
-def _steps_per_second(directory: Path, steps: int, legacy_wal: bool) -> float:
+def _steps_per_second(directory: Path, steps: int, legacy_wal: bool) -> tuple[float, float]:
+    """(store steps per second of wall time, CPU milliseconds per step) for one run."""
     alice, bob = devices()
     sa, sb = SessionStore(directory / "alice.db"), SessionStore(directory / "bob.db")
     if legacy_wal:  # the layout before the at-rest change: WAL, no erasure of freed cells
@@ -159,7 +162,7 @@ def _steps_per_second(directory: Path, steps: int, legacy_wal: bool) -> float:
     sa.initiate(A, bob.public_identity(), bob.prekey_bundle())
     sb.decrypt(B, alice.public_identity(), sa.encrypt(A, B, b"start"))
     pairs = ((sa, A, sb, B), (sb, B, sa, A))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(steps // 2):
         src, me, dst, peer = pairs[k % 2]
         dst.decrypt(peer, me, src.encrypt(me, peer, b"x" * 64))
@@ -167,10 +170,11 @@ def _steps_per_second(directory: Path, steps: int, legacy_wal: bool) -> float:
             for store, name in ((sa, A), (sb, B)):
                 store.ack_outbox([o.id for o in store.outbox(name)])
                 store.ack_inbox([m.id for m in store.inbox(name)])
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     sa.close()
     sb.close()
-    return (steps // 2) * 2 / elapsed
+    n = (steps // 2) * 2
+    return n / elapsed, 1000 * cpu / n
 
 
 def main(argv: list[str]) -> int:
@@ -178,18 +182,34 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--bench", action="store_true", required=True)
     ap.add_argument("--steps", type=int, default=600, help="store steps per run")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--config", choices=("both", "default", "wal"), default="both")
     args = ap.parse_args(argv)
-    results: dict[str, list[float]] = {"default (erasing)": [], "WAL, no erasure": []}
+    configs = [
+        c
+        for c in (("WAL, no erasure", True), ("default (erasing)", False))
+        if args.config == "both" or c[1] == (args.config == "wal")
+    ]
+    results: dict[str, list[tuple[float, float]]] = {
+        "default (erasing)": [],
+        "WAL, no erasure": [],
+    }
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         for r in range(args.rounds):
-            for label, legacy in (("WAL, no erasure", True), ("default (erasing)", False)):
+            for label, legacy in configs:
                 d = Path(tmp) / f"{r}-{legacy}"
                 d.mkdir()
                 results[label].append(_steps_per_second(d, args.steps, legacy))
-    for label, xs in results.items():
-        xs.sort()
-        print(f"{label:>20}: median {xs[len(xs) // 2]:7.1f} steps/s  (runs: "
-              + ", ".join(f"{x:.1f}" for x in xs) + ")")
+    for label, runs in results.items():
+        if not runs:
+            continue
+        rates = sorted(r for r, _ in runs)
+        cpus = sorted(c for _, c in runs)
+        print(
+            f"{label:>20}: median {rates[len(rates) // 2]:7.1f} steps/s, "
+            f"{cpus[len(cpus) // 2]:.2f} CPU ms/step  (runs: "
+            + ", ".join(f"{x:.1f}" for x in rates)
+            + ")"
+        )
     return 0
 
 

@@ -268,8 +268,10 @@ def test_schema_1_file_is_migrated(tmp_path: Path) -> None:
     db.executescript(V1_SCHEMA)
     db.execute("INSERT INTO devices VALUES (?, ?)", (B, bob_now.to_bytes()))
     db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (B, A, b.to_bytes()))
-    db.execute("INSERT INTO inbox (local, peer, plaintext, auth_data) VALUES (?, ?, ?, ?)",
-               (B, A, b"m0", b""))
+    db.execute(
+        "INSERT INTO inbox (local, peer, plaintext, auth_data) VALUES (?, ?, ?, ?)",
+        (B, A, b"m0", b""),
+    )
     db.commit()
     db.close()
     sb = SessionStore(tmp_path / "bob.db")
@@ -282,3 +284,87 @@ def test_schema_1_file_is_migrated(tmp_path: Path) -> None:
     sb.close()
     sb = SessionStore(tmp_path / "bob.db")
     assert sb.decrypt(B, A, a.encrypt(b"m2")).plaintext == b"m2"
+
+
+# ── Random restarts, reordering and duplicates ──────────────────────────────────────────
+
+RANDOM_RUNS = 3
+
+
+def random_run(tmp: Path, seed: int, events: int = 60) -> None:
+    """Restarts from either side, sends, and deliveries in random order with duplicates.
+
+    Every message opens exactly once, to what was sent, or is refused as too old
+    (TooFarAheadError: its chain left the receiving window); a duplicate is refused;
+    a refusal changes nothing; and at the end both directions work.
+    """
+    import random
+
+    from pq3proto.errors import TooFarAheadError
+
+    alice, bob = devices()
+    sa, sb = open_pair(tmp, alice, bob)
+    stores = {A: sa, B: sb}
+    ident = {A: alice.public_identity(), B: bob.public_identity()}
+    bundle = {A: alice.prekey_bundle(), B: bob.prekey_bundle()}
+    rng = random.Random(seed)
+    pool: list[tuple[str, bytes, bytes]] = []  # (sender, wire, plaintext)
+    opened: dict[bytes, bytes] = {}
+    restarts = 0
+    sa.initiate(A, ident[B], bundle[B])
+
+    def deliver(src: str, wire: bytes, pt: bytes, duplicate: bool) -> None:
+        dst = B if src == A else A
+        before = rows(tmp / ("bob.db" if dst == B else "alice.db"))
+        try:
+            got = stores[dst].decrypt(dst, ident[src], wire)
+        except (ReplayError, TooFarAheadError) as e:
+            assert duplicate or isinstance(e, TooFarAheadError), (seed, e)
+            assert rows(tmp / ("bob.db" if dst == B else "alice.db")) == before
+            return
+        assert not duplicate and wire not in opened, f"seed {seed}: opened twice"
+        assert got.plaintext == pt
+        opened[wire] = pt
+
+    for k in range(events):
+        x = rng.random()
+        if x < 0.06 and restarts < MAX_PREVIOUS_SESSIONS:
+            side = rng.choice((A, B))
+            other = B if side == A else A
+            stores[side].initiate(side, ident[other], bundle[other], replace=True)
+            restarts += 1
+        elif x < 0.5:
+            side = rng.choice((A, B))
+            other = B if side == A else A
+            if stores[side].has_session(side, other):
+                pt = f"{seed}:{k}:{side}".encode()
+                pool.append((side, stores[side].encrypt(side, other, pt), pt))
+        elif pool:
+            i = rng.randrange(len(pool)) if rng.random() < 0.5 else 0
+            src, wire, pt = pool.pop(i)
+            deliver(src, wire, pt, duplicate=False)
+            if rng.random() < 0.1:
+                deliver(src, wire, pt, duplicate=True)
+    for src, wire, pt in pool:
+        deliver(src, wire, pt, duplicate=False)
+    for i in range(2):
+        for src, dst in ((A, B), (B, A)):
+            pt = f"final {i} {src}".encode()
+            assert stores[dst].decrypt(dst, src, stores[src].encrypt(src, dst, pt)).plaintext == pt
+    sa.close()
+    sb.close()
+
+
+def test_random_restarts_and_reordering(tmp_path: Path) -> None:
+    for seed in range(RANDOM_RUNS):
+        d = tmp_path / f"run{seed}"
+        d.mkdir()
+        random_run(d, seed)
+
+
+@pytest.mark.slow
+def test_random_restarts_and_reordering_long(tmp_path: Path) -> None:
+    for seed in range(100, 160):
+        d = tmp_path / f"run{seed}"
+        d.mkdir()
+        random_run(d, seed, events=150)
