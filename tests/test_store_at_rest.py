@@ -215,3 +215,39 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def test_dropped_sessions_are_erased(tmp_path: Path) -> None:
+    """A session dropped by the bound or by trusting a new key leaves no key in the file."""
+    from pq3proto.constants import MAX_PREVIOUS_SESSIONS
+
+    alice, bob = devices()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    sa, sb = SessionStore(tmp_path / "a" / "alice.db"), SessionStore(tmp_path / "b" / "bob.db")
+    sa.add_device(alice)
+    sb.add_device(bob)
+    first: set[bytes] = set()
+    for k in range(MAX_PREVIOUS_SESSIONS + 2):
+        sa.initiate(A, bob.public_identity(), bob.prekey_bundle(), replace=k > 0)
+        sb.decrypt(B, alice.public_identity(), sa.encrypt(A, B, b"start"))
+        if k == 0:
+            first = held_secrets(sa, A, B) | held_secrets(sb, B, A)
+    assert len(sb.session_states(B, A)) == MAX_PREVIOUS_SESSIONS + 1
+    assert not first & (held_secrets(sa, A, B) | held_secrets(sb, B, A))
+    for side in ("a", "b"):
+        for name, data in store_files(tmp_path / side).items():
+            assert not any(s in data for s in first), f"{side}/{name}"
+
+    # Trusting a new long-term key for Alice's name drops every session under the old one.
+    from test_store_sessions import impostor
+
+    old = held_secrets(sb, B, A)
+    sm = SessionStore(tmp_path / "mallory.db")
+    sm.add_device(impostor())
+    sm.initiate(A, bob.public_identity(), bob.prekey_bundle())
+    start = sm.encrypt(A, B, b"new key")
+    sb.decrypt(B, impostor().public_identity(), start, trust_new_identity=True)
+    assert len(sb.session_states(B, A)) == 1
+    for name, data in store_files(tmp_path / "b").items():
+        assert not any(s in data for s in old), f"b/{name}"
