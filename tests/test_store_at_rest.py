@@ -251,3 +251,23 @@ def test_dropped_sessions_are_erased(tmp_path: Path) -> None:
     assert len(sb.session_states(B, A)) == 1
     for name, data in store_files(tmp_path / "b").items():
         assert not any(s in data for s in old), f"b/{name}"
+
+
+def test_a_file_held_open_in_wal_mode_is_refused(tmp_path: Path) -> None:
+    """The store never runs on settings that would keep superseded pages on disk."""
+    import sqlite3
+
+    import pytest
+
+    from pq3proto.store import StoreError
+
+    other = sqlite3.connect(tmp_path / "held.db", isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE t (a)")
+    other.execute("SELECT * FROM t").fetchall()
+    with pytest.raises(StoreError):
+        SessionStore(tmp_path / "held.db")
+    other.close()
+    with SessionStore(tmp_path / "held.db") as store:
+        assert store.devices() == []
+    assert not (tmp_path / "held.db-wal").exists()
