@@ -136,13 +136,19 @@ class SessionStore:
             self._db = sqlite3.connect(
                 os.fspath(path), isolation_level=None, timeout=_BUSY_TIMEOUT_SECONDS
             )
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open session store: {type(e).__name__}: {e}") from None
+        try:
             problem = configure(self._db)
             if problem is not None:
                 raise StoreError(f"session store: {problem}")
             with self._transaction() as db:
                 create_or_migrate(db)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open session store: {type(e).__name__}: {e}") from None
+        except BaseException as e:
+            self._db.close()  # a refused file is not left open (or locked) behind the error
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"cannot open session store: {type(e).__name__}: {e}") from None
+            raise
 
     @classmethod
     def open_deterministic_for_tests(
