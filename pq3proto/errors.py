@@ -31,10 +31,6 @@ class AuthenticationError(PQ3Error):
     """A signature, key indicator or prekey bundle signature did not verify."""
 
 
-class IdentityChangedError(AuthenticationError):
-    """A peer name already known under one long-term key presented with another."""
-
-
 class DowngradeError(AuthenticationError):
     """A PQ rekey that was owed to us is missing, or KEM material is where it may not be."""
 

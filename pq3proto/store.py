@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .constants import MAX_PREVIOUS_SESSIONS, MAX_STORE_LIVE_SESSIONS
-from .errors import IdentityChangedError, MisuseError, PQ3Error
+from .errors import AuthenticationError, MisuseError, PQ3Error
 from .identity import Device, PublicIdentity
 from .policy import RekeyPolicy
 from .primitives import SYSTEM_RANDOM, RandomSource
@@ -56,6 +56,7 @@ from .wire import parse_message
 
 __all__ = [
     "SCHEMA_VERSION",
+    "IdentityChangedError",
     "Incoming",
     "Outgoing",
     "SessionInfo",
@@ -66,6 +67,10 @@ __all__ = [
 Clock = Callable[[], float]
 
 _BUSY_TIMEOUT_SECONDS: Final = 30.0
+
+
+class IdentityChangedError(AuthenticationError):
+    """A validly signed start or bundle for a known peer name under another long-term key."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from test_store import A, B, devices, open_pair
 
 from pq3proto import AuthenticationError, Device, MisuseError, ReplayError, Session
 from pq3proto.constants import MAX_PREVIOUS_SESSIONS
-from pq3proto.errors import IdentityChangedError
 from pq3proto.primitives import TestingOnlyDeterministicRandom
-from pq3proto.store import SessionInfo, SessionStore
+from pq3proto.store import IdentityChangedError, SessionInfo, SessionStore
 from pq3proto.wire import parse_message
 
 
