@@ -5,8 +5,8 @@
     bob = Device.generate("mailto:bob@example.org", device_id=1)
     alice = Device.generate("tel:+15551234567", device_id=7)
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle())
-    res = Session.accept(bob, alice.public_identity(), a.encrypt(b"hello"))
-    b, first = res[0], res[1]                    # first == b"hello"
+    b, first = Session.accept(bob, alice.public_identity(), a.encrypt(b"hello"),
+                              save_device=lambda d: None)   # persist d in a real application
     assert a.decrypt(b.encrypt(b"hi")) == b"hi"
 
 The normative description is spec/ in the source tree; this package follows it.
@@ -15,10 +15,12 @@ Modules of the public API:
 
 - `pq3proto.identity`: devices, their public identities and signed prekey bundles.
 - `pq3proto.session`: `Session` (start, encrypt, decrypt, persist) and `SessionStats`.
+- `pq3proto.profile`: `Profile`, the design a session runs (KEMs, how rekey material travels).
+- `pq3proto.trace`: the per-message trace (`Session.tracer`, `TraceRecorder`).
 - `pq3proto.policy`: `RekeyPolicy`, when a sender asks for a fresh ML-KEM-768 secret.
 - `pq3proto.store`: `SessionStore`, durable sessions in SQLite.
 - `pq3proto.errors`: the one exception hierarchy; every error derives from `PQ3Error`.
-- `pq3proto.kem`: the ML-KEM backends (openssl, reference, liboqs).
+- `pq3proto.kem`: the KEMs by name, and the ML-KEM backends (openssl, reference, liboqs).
 - `pq3proto.native`: the optional C hot path; `native.active_path()` says which path runs.
 - `pq3proto.traffic`, `pq3proto.experiments`: traffic shapes, and the adversary experiments
   behind `pq3proto simulate`.
@@ -40,6 +42,7 @@ from .errors import (
     AuthenticationError,
     BackendUnavailableError,
     DowngradeError,
+    IdentityChangedError,
     InvalidKeyError,
     MalformedInputError,
     MisuseError,
@@ -61,6 +64,7 @@ __all__ = [
     "BackendUnavailableError",
     "Device",
     "DowngradeError",
+    "IdentityChangedError",
     "InvalidKeyError",
     "MalformedInputError",
     "MisuseError",

@@ -99,6 +99,17 @@ MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
 
 # Bytes of SHA-384(ratchet point) that name a chain in a trace (public; 8 hex digits).
 TRACE_CHAIN_ID_BYTES: Final = 4
+# Sessions a SessionStore keeps per peer device besides the one that sends (libsignal keeps
+# 40). A retained session lets late messages of an older or a crossed session start still
+# open, so a withheld or reordered start never destroys a live session. Each costs a few KB
+# of secret state at rest (its chain keys can still open that session's undelivered messages)
+# and, for a message whose chain no session knows, one more trial (a signature check, an ECDH
+# and possibly an ML-KEM decapsulation). The least recently used previous session goes first.
+MAX_PREVIOUS_SESSIONS: Final = 4
+# Decoded sessions a SessionStore object keeps between steps, checked against the stored
+# blob before each use. A hit skips a decode and continues the session's own sending chain;
+# a miss restores from the blob. Memory only; the blobs on disk are the truth.
+MAX_STORE_LIVE_SESSIONS: Final = 64
 
 # Counters in a stored session state (messages, bytes) stay below this, so that no increment
 # of a restored state can overflow its uint64 field; no real session comes near it.

@@ -51,6 +51,10 @@ class DowngradeError(AuthenticationError):
     """A PQ rekey that was owed to us is missing, or KEM material is where it may not be."""
 
 
+class IdentityChangedError(AuthenticationError):
+    """A validly signed start or bundle for a known peer name under another long-term key."""
+
+
 class ProfileNotAllowedError(DowngradeError):
     """A session start under a profile the accepting device does not allow."""
 

@@ -138,19 +138,22 @@ def test_session_start_and_replay_record_commit_together(tmp_path: Path) -> None
     assert sb.inbox(B)[-1].plaintext == b"m0" and len(sb.inbox(B)) == 1
 
 
-def test_peer_restart_replaces_the_session(tmp_path: Path) -> None:
+def test_peer_restart_sends_on_the_new_session_and_keeps_the_old(tmp_path: Path) -> None:
     alice, bob = devices()
     sa, sb = open_pair(tmp_path, alice, bob)
     sa.initiate(A, bob.public_identity(), bob.prekey_bundle())
     sb.decrypt(B, alice.public_identity(), sa.encrypt(A, B, b"one"))
     with pytest.raises(MisuseError):
         sa.initiate(A, bob.public_identity(), bob.prekey_bundle())
+    old = sa.session(A, B).id
     sa.initiate(A, bob.public_identity(), bob.prekey_bundle(), replace=True)
     w = sa.encrypt(A, B, b"two")
     with pytest.raises(MisuseError):
         sb.decrypt(B, A, w)  # a start needs the peer's identity bytes
     assert sb.decrypt(B, alice.public_identity(), w).plaintext == b"two"
     assert sa.decrypt(A, B, sb.encrypt(B, A, b"three")).plaintext == b"three"
+    assert [i.id for i in sa.sessions(A, B)][1:] == [old]  # retained, no longer sending
+    assert sa.session(A, B).id != old
 
 
 def test_misuse_and_foreign_files(tmp_path: Path) -> None:
