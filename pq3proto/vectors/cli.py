@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .generate import write_all
-from .verify import describe_environment, verify_directory
+from .verify import describe_environment, verify_path
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -27,9 +27,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    report = verify_directory(Path(args.dir))
+    report = verify_path(Path(args.path))
     elapsed = time.perf_counter() - t0
-    print(f"pq3proto vectors verify {args.dir} ({describe_environment()}, {elapsed:.2f} s)")
+    print(f"pq3proto vectors verify {args.path} ({describe_environment()}, {elapsed:.2f} s)")
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -41,6 +41,6 @@ def add_parser(subparsers: Any) -> None:
     gen = sub.add_parser("generate", help="write the whole vector set (byte-for-byte stable)")
     gen.add_argument("dir", help="output directory, e.g. spec/vectors")
     gen.set_defaults(func=_generate)
-    ver = sub.add_parser("verify", help="check every vector file in DIR against this package")
-    ver.add_argument("dir", help="directory of vector files, e.g. spec/vectors")
+    ver = sub.add_parser("verify", help="check a vector file, or every one in a directory")
+    ver.add_argument("path", help="a vector file, or a directory of them, e.g. spec/vectors")
     ver.set_defaults(func=_verify)

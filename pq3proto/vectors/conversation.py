@@ -44,10 +44,10 @@ _WORDS = (
 
 
 def policy_json(policy: RekeyPolicy) -> Json:
+    """Whole seconds as a JSON integer; other values (PinnedChoiceTest only) as a number."""
     s = policy.max_age_seconds
-    if s is not None and s != int(s):
-        raise VectorError("vector policies use whole seconds")
-    return {"everyMessages": policy.every_messages, "maxAgeSeconds": None if s is None else int(s)}
+    age: int | float | None = None if s is None else int(s) if s == int(s) else s
+    return {"everyMessages": policy.every_messages, "maxAgeSeconds": age}
 
 
 def policy_from_json(value: Json) -> RekeyPolicy:
@@ -129,6 +129,7 @@ class ConversationBuilder:
         self.steps: list[Json] = []
         self.wires: list[bytes] = []
         self.invalid = False
+        self.policy_input: Json | None = None  # the policy as given, when rounding matters
         self._text = random.Random(name)
         seed = seed_prefix + name.encode("utf-8")
         self.parties = {
@@ -347,6 +348,7 @@ class ConversationBuilder:
         *,
         header: ChainHeader | None = None,
         indicator: bytes | None = None,
+        index: int | None = None,
         sign: bool = True,
         **header_changes: Any,
     ) -> bytes:
@@ -358,6 +360,7 @@ class ConversationBuilder:
         msg = parse_message(wire)
         new_header = replace(header or msg.header, **header_changes)
         ind = msg.indicator if indicator is None else indicator
+        idx = msg.index if index is None else index
         sig = msg.signature
         if sign:
             p = self.parties[sender]
@@ -368,13 +371,11 @@ class ConversationBuilder:
                 msg.auth_data,
                 ind,
                 new_header.ecdh_public_key,
-                msg.index,
+                idx,
                 new_header.signature_tail(dst),
             )
             sig = p.device.signing_key.sign(body, deterministic=True)
-        return encode_message(
-            new_header.encode(), msg.index, ind, msg.auth_data, msg.ciphertext, sig
-        )
+        return encode_message(new_header.encode(), idx, ind, msg.auth_data, msg.ciphertext, sig)
 
     def seal_at(self, sender: str, index: int, plaintext: bytes) -> bytes:
         """A validly signed message of the sender's current chain at a chosen index.
@@ -405,7 +406,7 @@ class ConversationBuilder:
             "comment": comment,
             "flags": flags,
             "result": "invalid" if self.invalid else "valid",
-            "policy": policy_json(self.policy),
+            "policy": self.policy_input or policy_json(self.policy),
             "initiator": self.parties[INITIATOR].json,
             "responder": self.parties[RESPONDER].json,
             "steps": self.steps,

@@ -13,22 +13,29 @@ from pathlib import Path
 
 from . import schemas as sc
 from .common import (
+    BUNDLE,
     CHAIN_STEP,
     CONVERSATION,
     CONVERSATION_NEGATIVE,
+    DEVICE_STATE,
+    IDENTITY,
     MESSAGE_KEY,
+    PINNED_CHOICE,
     ROOT_KEY,
     SCHEMAS_DIR,
+    SESSION_STATE,
     SIGNATURE,
     WIRE,
     Json,
     render,
 )
 from .conversations import conversation_file
+from .decoding import bundle_file, device_state_file, identity_file, session_state_file
 from .layers import chain_step_file, message_key_file, root_key_file
 from .messages import signature_file, wire_file
 from .negatives import negative_file
 from .notes import NOTES
+from .pinned import pinned_choice_file
 
 # ── The whole set ───────────────────────────────────────────────────────────────────────
 
@@ -40,6 +47,11 @@ BUILDERS: dict[str, Callable[[], Json]] = {
     WIRE: wire_file,
     CONVERSATION: conversation_file,
     CONVERSATION_NEGATIVE: negative_file,
+    PINNED_CHOICE: pinned_choice_file,
+    IDENTITY: identity_file,
+    BUNDLE: bundle_file,
+    SESSION_STATE: session_state_file,
+    DEVICE_STATE: device_state_file,
 }
 
 

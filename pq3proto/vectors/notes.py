@@ -108,4 +108,70 @@ NOTES: dict[str, tuple[str, str]] = {
         "A session start accepted a second time, by the same "
         "or another message of its first chain.",
     ),
+    "AgeTriggerBoundary": (
+        "EDGE_CASE",
+        "The age trigger at its boundary: due exactly when now - lastPQ >= T (binary64 "
+        "seconds), not one second before.",
+    ),
+    "MessageTriggerBoundary": (
+        "EDGE_CASE",
+        "The message trigger at its boundary: due exactly when sincePQ >= N, where sincePQ "
+        "counts messages sent and received.",
+    ),
+    "ZeroAgeTrigger": ("EDGE_CASE", "T = 0: due at session start and at every chain start."),
+    "ZeroMessageTrigger": (
+        "EDGE_CASE",
+        "N = 0: due at session start and at every chain start.",
+    ),
+    "MillisecondRounding": (
+        "EDGE_CASE",
+        "T is kept in whole milliseconds, round(T * 1000) with ties to even, and persisted so.",
+    ),
+    "Counters": (
+        "FUNCTIONALITY",
+        "The six counters of the stored state: received includes the accepted message, a "
+        "rekey counts at both sides, initiate and accept are not ECDH steps.",
+    ),
+    "SkippedKeyEviction": (
+        "RESOURCE_LIMIT",
+        "More than MAX_SKIPPED_KEYS skipped keys: the oldest inserted is evicted and its "
+        "message is then a replay.",
+    ),
+    "CheckOrder": (
+        "EDGE_CASE",
+        "A message that breaks two rules fails with the class of the rule checked first "
+        "(spec/05-validation.md §4).",
+    ),
+    "RetiredPoints": (
+        "FUNCTIONALITY",
+        "The stored state holds retired chain points (more than MAX_RECEIVING_CHAINS chains seen).",
+    ),
+    "ValidIdentity": ("BASIC", "A well-formed public identity."),
+    "BadUri": ("MALFORMED", "A URI that is empty, longer than 1024 bytes or not UTF-8."),
+    "InvalidPoint": ("CAN_OF_WORMS", "A P-256 point that is off the curve or not uncompressed."),
+    "DecodeOrder": (
+        "EDGE_CASE",
+        "An encoding that breaks two rules: the class is that of the rule checked first.",
+    ),
+    "ValidBundle": ("BASIC", "A well-formed prekey bundle."),
+    "ValidState": ("BASIC", "A stored state that decodes, with its decoded fields."),
+    "NonCanonical": (
+        "MALFORMED",
+        "A byte that is not the one canonical encoding (a boolean or presence byte above 1, "
+        "a repeated entry).",
+    ),
+    "OutOfRange": ("MALFORMED", "A count, counter, scalar or policy value out of its range."),
+    "Inconsistent": ("MALFORMED", "Fields that are each well-formed but contradict each other."),
+    "OtherDevice": ("FUNCTIONALITY", "A state restored with a device it does not belong to."),
+    "ValidDevice": ("BASIC", "A device state that decodes."),
+    "StartId": (
+        "FUNCTIONALITY",
+        "The accepted start ids are SHA-384(preKeyHash || E || startCt) of the listed messages.",
+    ),
+    "ShortInput": ("MALFORMED", "The encoding ends early."),
+    "ExtraBytes": ("MALFORMED", "Bytes follow the end of the encoding."),
+    "InvalidPrekeyKem": (
+        "CAN_OF_WORMS",
+        "An ML-KEM-1024 prekey failing the FIPS 203 modulus check.",
+    ),
 }
