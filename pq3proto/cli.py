@@ -22,7 +22,12 @@ from .policy import RekeyPolicy
 from .session import Session
 
 # Modules that contribute subcommands, each through add_parser(subparsers).
-_SUBCOMMAND_MODULES = ("pq3proto.bench", "pq3proto.vectors.cli", "pq3proto.experiments.cli")
+_SUBCOMMAND_MODULES = (
+    "pq3proto.bench",
+    "pq3proto.vectors.cli",
+    "pq3proto.experiments.cli",
+    "pq3proto.interop.cli",
+)
 
 _WORDS = (
     "ok see you at noon the train is late call me when you land did you get the file "
