@@ -1,7 +1,7 @@
-"""`pq3proto vectors generate DIR` and `pq3proto vectors verify DIR` (spec/test-vectors.md).
+"""`pq3proto vectors generate DIR`, `verify PATH` and `accumulate` (spec/test-vectors.md).
 
-Owns: the two subcommands, their output and exit codes.
-Not: making or checking vectors (generate.py, verify.py).
+Owns: the three subcommands, their output and exit codes.
+Not: making or checking vectors (generate.py, verify.py, accumulate.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .accumulate import DIGESTS, FULL_COUNT, accumulate
 from .generate import write_all
 from .verify import describe_environment, verify_path
 
@@ -34,6 +35,22 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _accumulate(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        print("pq3proto vectors accumulate: --count must be at least 1")
+        return 2
+    t0 = time.perf_counter()
+    digest, messages = accumulate(args.count)
+    elapsed = time.perf_counter() - t0
+    print(f"{args.count} conversations, {messages} messages, {elapsed:.1f} s: {digest}")
+    published = DIGESTS.get(args.count)
+    if not published:
+        return 0
+    same = published == digest
+    print(f"published digest for {args.count}: {'matches' if same else 'DIFFERS: ' + published}")
+    return 0 if same else 1
+
+
 def add_parser(subparsers: Any) -> None:
     """Register `vectors` with its `generate` and `verify` subcommands."""
     vectors = subparsers.add_parser("vectors", help="generate or verify the interop test vectors")
@@ -44,3 +61,10 @@ def add_parser(subparsers: Any) -> None:
     ver = sub.add_parser("verify", help="check a vector file, or every one in a directory")
     ver.add_argument("path", help="a vector file, or a directory of them, e.g. spec/vectors")
     ver.set_defaults(func=_verify)
+    acc = sub.add_parser(
+        "accumulate", help="run the accumulated conversation stream and print its digest"
+    )
+    acc.add_argument(
+        "--count", type=int, default=FULL_COUNT, help=f"conversations (default {FULL_COUNT})"
+    )
+    acc.set_defaults(func=_accumulate)

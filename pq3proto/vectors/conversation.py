@@ -120,10 +120,15 @@ class _Party:
     session: Session | None = None
 
 
+# When a list, every finished conversation appends its seed name (seed_names() in generate.py).
+SEED_LOG: list[str] | None = None
+
+
 class ConversationBuilder:
     """Drives two sessions and writes each step down as the vector's `steps`."""
 
     def __init__(self, name: str, policy: RekeyPolicy, seed_prefix: bytes) -> None:
+        self.name = name
         self.policy = policy
         self.now = START_TIME
         self.steps: list[Json] = []
@@ -401,6 +406,8 @@ class ConversationBuilder:
     # ── The finished vector ──
 
     def test(self, tc_id: int, comment: str, flags: list[str]) -> Json:
+        if SEED_LOG is not None:
+            SEED_LOG.append(self.name)
         return {
             "tcId": tc_id,
             "comment": comment,

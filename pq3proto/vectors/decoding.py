@@ -136,6 +136,12 @@ def identity_file() -> Json:
         MalformedInputError,
     )
     case(
+        "key off the curve and a trailing byte: the point is checked before the end",
+        ["DecodeOrder"],
+        good[:-P256_POINT_SIZE] + _OFF_CURVE + b"\x00",
+        InvalidKeyError,
+    )
+    case(
         "truncated right after the URI", ["ShortInput"], with_uri(b"tel:", b""), MalformedInputError
     )
     return document(

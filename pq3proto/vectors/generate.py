@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from . import conversation
 from . import schemas as sc
 from .common import (
     BUNDLE,
@@ -55,6 +56,31 @@ BUILDERS: dict[str, Callable[[], Json]] = {
 }
 
 
+CONVERSATION_FILES = (CONVERSATION, CONVERSATION_NEGATIVE, PINNED_CHOICE)
+
+
+def seed_names() -> dict[str, list[str]]:
+    """The seed name of every conversation test, by file stem, in tcId order."""
+    out: dict[str, list[str]] = {}
+    for stem in CONVERSATION_FILES:
+        conversation.SEED_LOG = []
+        try:
+            BUILDERS[stem]()
+            out[stem] = conversation.SEED_LOG
+        finally:
+            conversation.SEED_LOG = None
+    return out
+
+
+def seed_table() -> str:
+    """The Markdown table of conversation seed names in spec/test-vectors.md, Seeds."""
+    lines = ["| File | tcId | `name` |", "|---|---|---|"]
+    for stem, names in seed_names().items():
+        for tc, name in enumerate(names, 1):
+            lines.append(f"| `{stem}.json` | {tc} | `{name}` |")
+    return "\n".join(lines) + "\n"
+
+
 def generate_all() -> dict[str, bytes]:
     """Every file of the set, by relative path, as the bytes to write."""
     out = {f"{stem}.json": render(build()) for stem, build in BUILDERS.items()}
@@ -73,4 +99,4 @@ def write_all(directory: Path) -> dict[str, bytes]:
     return files
 
 
-__all__ = ["BUILDERS", "NOTES", "generate_all", "write_all"]
+__all__ = ["BUILDERS", "NOTES", "generate_all", "seed_names", "seed_table", "write_all"]

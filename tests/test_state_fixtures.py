@@ -1,0 +1,67 @@
+"""Golden persisted-state fixtures: every released state version loads, or fails as specified.
+
+tests/fixtures/state/v<N>/ holds device and session states of version N with a manifest.
+They are frozen: a later release must keep loading them (or refuse them with the error the
+manifest names, as spec/06-state.md says), never silently misread them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pq3proto.constants import SESSION_STATE_VERSION
+from pq3proto.errors import PQ3Error
+from pq3proto.identity import Device
+from pq3proto.session import Session
+from pq3proto.state import decode_session_state
+from pq3proto.vectors.decoding import state_fields
+from pq3proto.vectors.fixtures import fixture_set, load_manifest
+
+ROOT = Path(__file__).resolve().parent / "fixtures" / "state"
+VERSIONS = sorted(ROOT.glob("v*"))
+
+
+def test_a_directory_for_every_version_up_to_the_current_one() -> None:
+    assert [p.name for p in VERSIONS] == [f"v{n}" for n in range(1, SESSION_STATE_VERSION + 1)]
+
+
+def _expect(expect: str, fn: Any) -> Any:
+    if expect == "loads":
+        return fn()
+    with pytest.raises(PQ3Error) as info:
+        fn()
+    assert type(info.value).__name__ == expect
+    return None
+
+
+@pytest.mark.parametrize("directory", VERSIONS, ids=lambda p: p.name)
+def test_fixtures_load_as_the_manifest_says(directory: Path) -> None:
+    manifest = load_manifest(directory)
+    devices = {}
+    for d in manifest["devices"]:
+        blob = (directory / d["file"]).read_bytes()
+        device = _expect(d["expect"], lambda blob=blob: Device.from_bytes(blob))
+        if device is not None:
+            assert device.to_bytes() == blob  # canonical: one encoding per state
+            devices[d["file"]] = device
+    assert manifest["sessions"]
+    for s in manifest["sessions"]:
+        blob = (directory / s["file"]).read_bytes()
+        device = devices[s["device"]]
+        session = _expect(s["expect"], lambda blob=blob, d=device: Session.from_bytes(blob, d))
+        if session is None:
+            continue
+        assert state_fields(decode_session_state(blob)) == s["fields"], s["file"]
+        assert session.to_bytes() == blob
+
+
+def test_current_version_fixtures_are_what_the_generator_writes() -> None:
+    """While version N is current, its frozen fixtures equal the generator's output."""
+    directory = ROOT / f"v{SESSION_STATE_VERSION}"
+    files = fixture_set()
+    assert sorted(files) == sorted(p.name for p in directory.iterdir())
+    for name, data in files.items():
+        assert (directory / name).read_bytes() == data, name
