@@ -26,7 +26,7 @@ SHORT_COUNT = 200
 # Published digests (also in spec/test-vectors.md), by conversation count.
 DIGESTS: dict[int, str] = {
     SHORT_COUNT: "9e9b26b9d5ec208a8283013788e27d8287dc9bce5fa990ee7a055a736d6cfa71",
-    FULL_COUNT: "",
+    FULL_COUNT: "2bdbce06557b9bc63390ad3091f9e57bf8fa0ba4f3a709f8a27d9358f263f898",
 }
 _TIME_STEPS = (0, 1, 59, 600, 3_599, 3_600, 86_400)
 _URIS = (("tel:+15551234567", 7), ("mailto:bob@example.org", 1))
