@@ -278,3 +278,28 @@ def test_other_start_id_formula_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
 def test_no_stored_counter_bound_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(state_mod, "MAX_STORED_COUNTER", 1 << 64)
     _caught("pq3_session_state_test", "counter sent = 2^62")
+
+
+def test_a_per_chain_skipped_key_limit_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = ratchet.MAX_SKIPPED_KEYS
+    monkeypatch.setattr(ratchet, "MAX_SKIPPED_KEYS", 10**9)
+    inner = ratchet._plan_in_chain
+
+    def per_chain(state: ratchet.RatchetState, pos: int, *args: Any) -> ratchet.ReceivePlan:
+        plan = inner(state, pos, *args)
+        point = state.receiving[pos].peer_point
+
+        def commit(ck: bytes | None) -> ratchet.RatchetState:
+            new = plan.commit(ck)
+            skipped = dict(new.skipped)
+            mine = [k for k in skipped if k[0] == point]
+            for k in mine[: max(0, len(mine) - limit)]:
+                del skipped[k]
+            return ratchet.evolve(new, skipped=skipped)
+
+        return ratchet.ReceivePlan(plan.key, plan.is_message_key, plan.effects, commit)
+
+    monkeypatch.setattr(ratchet, "_plan_in_chain", per_chain)
+    failing = _failing("pq3_pinned_choice_test")
+    assert any(c.startswith("skipped keys of all chains count") for c in failing), failing
+    assert not any(c.startswith("2001 skipped keys") for c in failing)  # same within a chain

@@ -441,3 +441,16 @@ def test_verify_prints_field_expected_and_actual(
     assert main(["vectors", "verify", str(tmp_path / "two.json")]) == 1
     out = capsys.readouterr().out
     assert "wire: expected " in out and "first difference at byte 100" in out
+
+
+def test_the_spec_table_gives_each_files_counts() -> None:
+    text = (VECTORS.parent / "test-vectors.md").read_text()
+    for stem in FILE_STEMS:
+        doc = _load(stem)
+        tests = _tests(doc)
+        valid = sum(t["result"] == "valid" for t in tests)
+        row = (
+            f"| `{stem}.json` | `{doc['testGroups'][0]['type']}` | {len(tests)} | "
+            f"{valid} / {len(tests) - valid} |"
+        )
+        assert row in text, f"spec/test-vectors.md lacks the row {row}"

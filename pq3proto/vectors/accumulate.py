@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from ..encoding import lp, u64
 from ..errors import PQ3Error
@@ -135,7 +136,7 @@ def _deliver(
 ) -> None:
     try:
         if receiver.session is None:
-            res = Session.accept_deterministic_for_tests(
+            res: tuple[Any, ...] = Session.accept_deterministic_for_tests(
                 receiver.device,
                 sender.device.public_identity(),
                 wire,
@@ -144,6 +145,8 @@ def _deliver(
                 clock=receiver.clock,
             )
             receiver.session, pt = res[0], res[1]
+            if len(res) > 2:  # the device's new value, once accept returns it
+                receiver.device = res[2]
         else:
             pt = receiver.session.decrypt(wire)
     except PQ3Error as e:

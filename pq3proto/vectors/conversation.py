@@ -278,7 +278,7 @@ class ConversationBuilder:
         wire = self.wires[message] if isinstance(message, int) else message
         pt = ad = None
         try:
-            session, pt = Session.accept_deterministic_for_tests(
+            res: tuple[Any, ...] = Session.accept_deterministic_for_tests(
                 p.device,
                 q.device.public_identity(),
                 wire,
@@ -290,6 +290,9 @@ class ConversationBuilder:
             self._expect(error, e)
         else:
             self._expect(error, None)
+            session, pt = res[0], res[1]
+            if len(res) > 2:  # the device's new value, once accept returns it
+                p.device = res[2]
             p.session = session
             ad = parse_message(wire).auth_data
         if p.rng.take():

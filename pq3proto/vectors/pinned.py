@@ -137,6 +137,27 @@ def _eviction(tests: list[Json]) -> None:
     )
 
 
+def _eviction_across_chains(tests: list[Json]) -> None:
+    half = MAX_SKIPPED_KEYS // 2
+    c = ConversationBuilder("skipped key eviction across chains", NEVER, SEED_PREFIX)
+    c.initiate()
+    m0, m1, m2 = c.send(A), c.send(A), c.send(A)
+    c.deliver(B, m0)
+    c.deliver(B, c.seal_at(A, 2 + half, b"first chain: skips 1 .. 1001"))
+    c.deliver(A, c.send(B))
+    c.deliver(B, c.send(A))  # index 0 of the initiator's second chain
+    c.deliver(B, c.seal_at(A, 1 + half, b"second chain: skips 1 .. 1000, one too many"))
+    c.deliver(B, m1, ReplayError)  # the oldest key overall, of the first chain, is gone
+    c.deliver(B, m2)
+    tests.append(
+        c.test(
+            0,
+            "skipped keys of all chains count: the second chain evicts the first's oldest",
+            ["SkippedKeyEviction"],
+        )
+    )
+
+
 def _check_order(tests: list[Json]) -> None:
     far = MAX_FORWARD_JUMP + 1
     bad_point = b"\x04" + bytes(range(1, 65))  # not on the curve
@@ -224,6 +245,7 @@ def pinned_choice_file() -> Json:
     tests: list[Json] = []
     _triggers(tests)
     _eviction(tests)
+    _eviction_across_chains(tests)
     _check_order(tests)
     _time_restore(tests)
     return document(

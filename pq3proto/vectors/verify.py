@@ -384,7 +384,10 @@ class _Conversation:
             self._outputs(step, False, None, None)
             return
         assert out is not None
-        p.session, pt = out
+        res: tuple[Any, ...] = out
+        p.session, pt = res[0], res[1]
+        if len(res) > 2:  # the device's new value, once accept returns it
+            p.device = res[2]
         self._outputs(step, True, pt, parse_message(wire).auth_data)
 
     def _restore(self, step: Json, p: _Replayed) -> None:
