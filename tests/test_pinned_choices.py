@@ -303,3 +303,16 @@ def test_a_per_chain_skipped_key_limit_is_caught(monkeypatch: pytest.MonkeyPatch
     failing = _failing("pq3_pinned_choice_test")
     assert any(c.startswith("skipped keys of all chains count") for c in failing), failing
     assert not any(c.startswith("2001 skipped keys") for c in failing)  # same within a chain
+
+
+def test_initiate_counted_as_an_ecdh_step_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    initiate = Session.initiate_deterministic_for_tests
+
+    def initiate_counted(*args: Any, **kwargs: Any) -> Session:
+        s = initiate(*args, **kwargs)
+        st = s._state
+        s._state = ratchet.evolve(st, stats=ratchet.evolve(st.stats, ecdh_ratchets=1))
+        return s
+
+    monkeypatch.setattr(Session, "initiate_deterministic_for_tests", initiate_counted)
+    _caught("pq3_pinned_choice_test", "N = 0")
