@@ -49,19 +49,11 @@ def start(seed: int, policy: RekeyPolicy, clock: list[float]) -> tuple[Session, 
     alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
     bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
     a = Session.initiate_deterministic_for_tests(
-        alice,
-        bob.public_identity(),
-        bob.prekey_bundle(),
-        rng,
-        policy=policy,
+        alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy,
         clock=lambda: clock[0],
     )
     b, _ = Session.accept_deterministic_for_tests(
-        bob,
-        alice.public_identity(),
-        a.encrypt(b"start"),
-        rng,
-        policy=policy,
+        bob, alice.public_identity(), a.encrypt(b"start"), rng, policy=policy,
         clock=lambda: clock[0],
     )
     return a, b
@@ -177,7 +169,8 @@ def test_random_interleavings_are_atomic(
 def test_long_offline_gap_and_time_rekey() -> None:
     """B offline for two days while A keeps sending: everything arrives after the gap."""
     gap = OfflineGap("B", 5.0, 2 * 86400.0)
-    run_conversation(7, "time-1h", 30, NetworkConditions(offline=(gap,), mean_delay=1.0), 0.2, 0.1)
+    run_conversation(7, "time-1h", 30, NetworkConditions(offline=(gap,), mean_delay=1.0),
+                     0.2, 0.1)
 
 
 def test_simulator_is_reproducible() -> None:

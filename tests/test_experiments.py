@@ -44,9 +44,8 @@ def results() -> dict[str, dict[str, object]]:
 
 def test_sweep_orders_policies_as_expected(results: dict[str, dict[str, object]]) -> None:
     for p in PATTERNS:
-        turn, short, long_, never = (
-            results[f"{p}/{k}"] for k in ("every-turn", "4", "16", "never")
-        )
+        turn, short, long_, never = (results[f"{p}/{k}"] for k in ("every-turn", "4", "16",
+                                                                    "never"))
         for r in (turn, short, long_, never):
             assert r["read_before_compromise"] == 0  # forward secrecy
             assert r["hndl_read"] == 0  # the session start's ML-KEM-1024 protects everything
@@ -103,23 +102,9 @@ def test_simulate_cli_writes_table_json_and_plot(
 ) -> None:
     pytest.importorskip("matplotlib")
     out_json, out_png = tmp_path / "sim.json", tmp_path / "sim.png"
-    rc = run_cli(
-        [
-            "simulate",
-            "--messages",
-            "40",
-            "--samples",
-            "3",
-            "--intervals",
-            "8",
-            "--patterns",
-            "ping-pong,one-sided",
-            "--json",
-            str(out_json),
-            "--plot",
-            str(out_png),
-        ]
-    )
+    rc = run_cli(["simulate", "--messages", "40", "--samples", "3", "--intervals", "8",
+                  "--patterns", "ping-pong,one-sided", "--json", str(out_json),
+                  "--plot", str(out_png)])
     assert rc == 0
     captured = capsys.readouterr()
     assert "every-turn" in captured.out and "Active attacks" in captured.out

@@ -292,9 +292,8 @@ def test_valid_encodings_are_accepted(name: str) -> None:
 
 def signed(header: ChainHeader, index: int, indicator: bytes, ad: bytes, ct: bytes) -> bytes:
     dst = session_dst(WORLD.bob.identity.binding(), WORLD.alice.identity.binding())
-    body = signature_body(
-        ct, ad, indicator, header.ecdh_public_key, index, header.signature_tail(dst)
-    )
+    body = signature_body(ct, ad, indicator, header.ecdh_public_key, index,
+                          header.signature_tail(dst))
     sig = WORLD.bob.signing_key.sign(body, deterministic=True)
     return encode_message(header.encode(), index, indicator, ad, ct, sig)
 
@@ -304,33 +303,20 @@ def peer_messages(draw: st.DrawFn) -> bytes:
     """A message from Bob's key with any field replaced: points, KEM material, index, lengths."""
     msg = parse_message(WORLD.reply)
     h = msg.header
-    point = draw(
-        st.sampled_from(
-            [
-                h.ecdh_public_key,
-                parse_message(WORLD.start).header.ecdh_public_key,
-                OFF_CURVE,
-                INFINITY,
-                b"\x02" + h.ecdh_public_key[1:],
-                b"\x04" + draw(st.binary(min_size=64, max_size=64)),
-            ]
-        )
-    )
+    point = draw(st.sampled_from([
+        h.ecdh_public_key, parse_message(WORLD.start).header.ecdh_public_key, OFF_CURVE,
+        INFINITY, b"\x02" + h.ecdh_public_key[1:], b"\x04" + draw(st.binary(min_size=64,
+                                                                             max_size=64)),
+    ]))
     flags = draw(st.integers(0, KNOWN_FLAGS))
     if flags & FLAG_SESSION_START and flags & FLAG_KEM_CIPHERTEXT:
         flags &= ~FLAG_KEM_CIPHERTEXT
     start = parse_message(WORLD.start).header
-    kem_ct = draw(
-        st.sampled_from(
-            [h.kem_ciphertext, bytes(MLKEM768_CIPHERTEXT_SIZE), b"\xff" * MLKEM768_CIPHERTEXT_SIZE]
-        )
-    )
+    kem_ct = draw(st.sampled_from([h.kem_ciphertext, bytes(MLKEM768_CIPHERTEXT_SIZE),
+                                   b"\xff" * MLKEM768_CIPHERTEXT_SIZE]))
     assert h.kem_public_key is not None
-    kem_pk = draw(
-        st.sampled_from(
-            [h.kem_public_key, BAD_COEFF + h.kem_public_key[3:], bytes(MLKEM768_PUBLIC_KEY_SIZE)]
-        )
-    )
+    kem_pk = draw(st.sampled_from([h.kem_public_key, BAD_COEFF + h.kem_public_key[3:],
+                                   bytes(MLKEM768_PUBLIC_KEY_SIZE)]))
     header = ChainHeader(
         point,
         prekey_hash=start.prekey_hash if flags & FLAG_SESSION_START else None,
@@ -383,7 +369,7 @@ def test_unknown_flags_are_malformed() -> None:
 
 def identity_with_key(key: bytes) -> bytes:
     valid = WORLD.bob.public_identity()
-    return valid[:-P256_POINT_SIZE] + key
+    return valid[: -P256_POINT_SIZE] + key
 
 
 @pytest.mark.parametrize(
@@ -432,12 +418,8 @@ def test_session_state_faults() -> None:
     bad_states = [
         replace(st_, ratchet=replace(r, peer_point=OFF_CURVE)),
         replace(st_, ratchet=replace(r, peer_point=INFINITY)),
-        replace(
-            st_,
-            ratchet=replace(
-                r, peer_kem_public=BAD_COEFF + bytes(MLKEM768_PUBLIC_KEY_SIZE - len(BAD_COEFF))
-            ),
-        ),
+        replace(st_, ratchet=replace(
+            r, peer_kem_public=BAD_COEFF + bytes(MLKEM768_PUBLIC_KEY_SIZE - len(BAD_COEFF)))),
     ]
     for bad in bad_states:
         err = only_pq3(t_session, encode_session_state(bad))

@@ -189,14 +189,8 @@ def test_any_changed_truncated_or_extended_message_is_rejected(kind: str) -> Non
         assert h.kem_public_key is not None
     if kind == "rekey-answer":
         assert h.kem_ciphertext is not None
-    positions = (
-        range(len(wire))
-        if len(wire) < 400
-        else sorted(
-            set(range(0, 80))
-            | set(range(len(wire) - 200, len(wire)))
-            | set(range(80, len(wire), 37))
-        )
+    positions = range(len(wire)) if len(wire) < 400 else sorted(
+        set(range(0, 80)) | set(range(len(wire) - 200, len(wire))) | set(range(80, len(wire), 37))
     )
     classes = set()
     for i in positions:

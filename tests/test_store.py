@@ -106,11 +106,8 @@ def test_failed_decrypt_writes_nothing(tmp_path: Path) -> None:
     blob, dev, inbox = sb.session_state(B, A), sb.device(B).to_bytes(), sb.inbox(B)
     bad = bytearray(w)
     bad[-1] ^= 1
-    for wire, error in (
-        (bytes(bad), AuthenticationError),
-        (w + b"\x00", MalformedInputError),
-        (first, ReplayError),
-    ):
+    for wire, error in ((bytes(bad), AuthenticationError), (w + b"\x00", MalformedInputError),
+                        (first, ReplayError)):
         with pytest.raises(error):
             sb.decrypt(B, A, wire)
         assert sb.session_state(B, A) == blob
@@ -290,10 +287,8 @@ def crash_and_check(tmp: Path, seed: int) -> None:
             assert indicators.setdefault(msg.indicator, w) == w, "a key indicator repeats"
     # The session start is remembered with the session it created.
     if wires[A]:
-        first = min(
-            wires[A],
-            key=lambda w: (parse_message(w).header.prekey_hash is None, parse_message(w).index),
-        )
+        first = min(wires[A], key=lambda w: (parse_message(w).header.prekey_hash is None,
+                                             parse_message(w).index))
         if parse_message(first).header.prekey_hash is not None:
             with pytest.raises(ReplayError):
                 sb.decrypt(B, alice.public_identity(), first)
