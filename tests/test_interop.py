@@ -107,3 +107,18 @@ def test_same_seed_same_bytes() -> None:
     assert a.handle(req) == b.handle(req)
     other = b.handle({**req, "seed": "ac"})
     assert other["publicIdentity"] != a.handle(req)["publicIdentity"]
+
+
+def test_runner_catches_a_driver_that_makes_other_bytes(tmp_path: Path) -> None:
+    """A driver that ignores the seeds interoperates, but its transcript digest differs."""
+    script = tmp_path / "random_driver.py"
+    script.write_text(
+        "from pq3proto.interop import driver\n"
+        "driver.SeededRandom.deterministic = False  # random ECDSA nonces and KEM coins\n"
+        "driver.serve()\n"
+    )
+    other = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    report = run(self_command(), other, ["basic"], timeout=60)
+    assert all(o.error is None for o in report.outcomes), report.summary()
+    assert not report.ok
+    assert any("made different bytes" in p for p in report.problems)
