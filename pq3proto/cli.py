@@ -45,6 +45,7 @@ _SUBCOMMAND_MODULES = (
     "pq3proto.experiments.cli",
     "pq3proto.experiments.trace_cli",
     "pq3proto.doctor",
+    "pq3proto.interop.cli",
 )
 DEMO_SCHEMA = "pq3proto-demo/1"
 DEFAULT_DEMO_TRAFFIC = "bursty:3"

@@ -7,6 +7,7 @@ Not: what the fields mean (ratchet.py, session.py). The encoding holds secrets.
 
 from __future__ import annotations
 
+import math
 import struct
 
 from . import kem
@@ -179,6 +180,8 @@ def _decode(blob: bytes) -> SessionState:
     peer_kem = _read_opt(r, rekey.public_key_size, "peer KEM key")
     since = r.u64("messages since rekey")
     (last_pq,) = _F64.unpack(r.take(8, "last rekey time"))
+    if not math.isfinite(last_pq):
+        raise MalformedInputError("session state: the last rekey time is not finite")
     stats = SessionStats(**{k: r.u64(k) for k in _STATS})
     r.done()
     counters = [since, *(getattr(stats, k) for k in _STATS), *(c.next_index for c in receiving)]

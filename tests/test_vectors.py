@@ -403,3 +403,56 @@ def test_schemas_are_draft_2020_12_and_jsonschema_agrees() -> None:
 def test_validator_refuses_keywords_it_does_not_implement() -> None:
     with pytest.raises(ValueError, match="not supported"):
         validate({}, {"type": "object", "patternProperties": {}})
+
+
+# ── vectors verify PATH ─────────────────────────────────────────────────────────────────
+
+
+def test_verify_accepts_a_single_file(capsys: pytest.CaptureFixture[str]) -> None:
+    path = VECTORS / "pq3_chain_step_test.json"
+    assert main(["vectors", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "files 1, cases 5, passed 5, failed 0" in out
+
+
+def test_verify_says_when_a_path_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for missing in (tmp_path / "nope.json", tmp_path / "nodir"):
+        with pytest.raises(SystemExit) as info:
+            main(["vectors", "verify", str(missing)])
+        assert info.value.code == 2  # a usage error, like every bad argument
+        assert "does not exist" in capsys.readouterr().err
+
+
+def test_verify_prints_field_expected_and_actual(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = _single(_load("pq3_message_key_test"), lambda t: t["plaintext"] == "")
+    t = doc["testGroups"][0]["tests"][0]
+    want = t["keyIndicator"]
+    t["keyIndicator"] = _flip_hex(want)
+    (tmp_path / "one.json").write_bytes(render(doc))
+    assert main(["vectors", "verify", str(tmp_path / "one.json")]) == 1
+    out = capsys.readouterr().out
+    assert f"keyIndicator: expected {t['keyIndicator']}, actual {want}" in out
+    doc = _single(_load("pq3_conversation_test"), lambda t: t["comment"].startswith("basic"))
+    step = next(s for s in doc["testGroups"][0]["tests"][0]["steps"] if s["action"] == "encrypt")
+    step["wire"] = _flip_hex(step["wire"], 200)
+    (tmp_path / "two.json").write_bytes(render(doc))
+    assert main(["vectors", "verify", str(tmp_path / "two.json")]) == 1
+    out = capsys.readouterr().out
+    assert "wire: expected " in out and "first difference at byte 100" in out
+
+
+def test_the_spec_table_gives_each_files_counts() -> None:
+    text = (VECTORS.parent / "test-vectors.md").read_text()
+    for stem in FILE_STEMS:
+        doc = _load(stem)
+        tests = _tests(doc)
+        valid = sum(t["result"] == "valid" for t in tests)
+        row = (
+            f"| `{stem}.json` | `{doc['testGroups'][0]['type']}` | {len(tests)} | "
+            f"{valid} / {len(tests) - valid} |"
+        )
+        assert row in text, f"spec/test-vectors.md lacks the row {row}"

@@ -9,6 +9,6 @@ Not: any protocol computation; every value comes from the protocol modules.
 from __future__ import annotations
 
 from .generate import generate_all, write_all
-from .verify import VerifyReport, verify_directory
+from .verify import VerifyReport, verify_directory, verify_path
 
-__all__ = ["VerifyReport", "generate_all", "verify_directory", "write_all"]
+__all__ = ["VerifyReport", "generate_all", "verify_directory", "verify_path", "write_all"]

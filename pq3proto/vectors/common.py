@@ -30,6 +30,11 @@ SIGNATURE = "pq3_signature_test"
 WIRE = "pq3_wire_test"
 CONVERSATION = "pq3_conversation_test"
 CONVERSATION_NEGATIVE = "pq3_conversation_negative_test"
+PINNED_CHOICE = "pq3_pinned_choice_test"
+IDENTITY = "pq3_identity_test"
+BUNDLE = "pq3_bundle_test"
+SESSION_STATE = "pq3_session_state_test"
+DEVICE_STATE = "pq3_device_state_test"
 FILE_STEMS = (
     ROOT_KEY,
     CHAIN_STEP,
@@ -38,6 +43,11 @@ FILE_STEMS = (
     WIRE,
     CONVERSATION,
     CONVERSATION_NEGATIVE,
+    PINNED_CHOICE,
+    IDENTITY,
+    BUNDLE,
+    SESSION_STATE,
+    DEVICE_STATE,
 )
 SCHEMAS_DIR = "schemas"
 

@@ -46,10 +46,10 @@ _WORDS = (
 
 
 def policy_json(policy: RekeyPolicy) -> Json:
+    """Whole seconds as a JSON integer; other values (PinnedChoiceTest only) as a number."""
     s = policy.max_age_seconds
-    if s is not None and s != int(s):
-        raise VectorError("vector policies use whole seconds")
-    return {"everyMessages": policy.every_messages, "maxAgeSeconds": None if s is None else int(s)}
+    age: int | float | None = None if s is None else int(s) if s == int(s) else s
+    return {"everyMessages": policy.every_messages, "maxAgeSeconds": age}
 
 
 def policy_from_json(value: Json) -> RekeyPolicy:
@@ -122,15 +122,21 @@ class _Party:
     session: Session | None = None
 
 
+# When a list, every finished conversation appends its seed name (seed_names() in generate.py).
+SEED_LOG: list[str] | None = None
+
+
 class ConversationBuilder:
     """Drives two sessions and writes each step down as the vector's `steps`."""
 
     def __init__(self, name: str, policy: RekeyPolicy, seed_prefix: bytes) -> None:
+        self.name = name
         self.policy = policy
         self.now = START_TIME
         self.steps: list[Json] = []
         self.wires: list[bytes] = []
         self.invalid = False
+        self.policy_input: Json | None = None  # the policy as given, when rounding matters
         self._text = random.Random(name)
         seed = seed_prefix + name.encode("utf-8")
         self.parties = {
@@ -277,7 +283,7 @@ class ConversationBuilder:
         wire = self.wires[message] if isinstance(message, int) else message
         pt = ad = None
         try:
-            session, pt = Session.accept_deterministic_for_tests(
+            res: tuple[Any, ...] = Session.accept_deterministic_for_tests(
                 p.device,
                 q.device.public_identity(),
                 wire,
@@ -289,6 +295,9 @@ class ConversationBuilder:
             self._expect(error, e)
         else:
             self._expect(error, None)
+            session, pt = res[0], res[1]
+            if len(res) > 2:  # the device's new value, once accept returns it
+                p.device = res[2]
             p.session = session
             ad = parse_message(wire).auth_data
         if p.rng.take():
@@ -354,6 +363,7 @@ class ConversationBuilder:
         *,
         header: ChainHeader | None = None,
         indicator: bytes | None = None,
+        index: int | None = None,
         sign: bool = True,
         **header_changes: Any,
     ) -> bytes:
@@ -365,6 +375,7 @@ class ConversationBuilder:
         msg = parse_message(wire)
         new_header = replace(header or msg.header, **header_changes)
         ind = msg.indicator if indicator is None else indicator
+        idx = msg.index if index is None else index
         sig = msg.signature
         if sign:
             p = self.parties[sender]
@@ -375,13 +386,11 @@ class ConversationBuilder:
                 msg.auth_data,
                 ind,
                 new_header.ecdh_public_key,
-                msg.index,
+                idx,
                 new_header.signature_tail(dst),
             )
             sig = p.device.signing_key.sign(body, deterministic=True)
-        return encode_message(
-            new_header.encode(), msg.index, ind, msg.auth_data, msg.ciphertext, sig
-        )
+        return encode_message(new_header.encode(), idx, ind, msg.auth_data, msg.ciphertext, sig)
 
     def seal_at(self, sender: str, index: int, plaintext: bytes) -> bytes:
         """A validly signed message of the sender's current chain at a chosen index.
@@ -407,12 +416,14 @@ class ConversationBuilder:
     # ── The finished vector ──
 
     def test(self, tc_id: int, comment: str, flags: list[str]) -> Json:
+        if SEED_LOG is not None:
+            SEED_LOG.append(self.name)
         return {
             "tcId": tc_id,
             "comment": comment,
             "flags": flags,
             "result": "invalid" if self.invalid else "valid",
-            "policy": policy_json(self.policy),
+            "policy": self.policy_input or policy_json(self.policy),
             "initiator": self.parties[INITIATOR].json,
             "responder": self.parties[RESPONDER].json,
             "steps": self.steps,

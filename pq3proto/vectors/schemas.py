@@ -51,6 +51,11 @@ MESSAGE_KEY_TYPE = "MessageKeyTest"
 SIGNATURE_TYPE = "SignedLayoutTest"
 WIRE_TYPE = "WireFormatTest"
 CONVERSATION_TYPE = "ConversationTest"
+PINNED_CHOICE_TYPE = "PinnedChoiceTest"
+IDENTITY_TYPE = "IdentityDecodeTest"
+BUNDLE_TYPE = "BundleDecodeTest"
+SESSION_STATE_TYPE = "SessionStateTest"
+DEVICE_STATE_TYPE = "DeviceStateTest"
 
 FLAGS: dict[str, tuple[str, ...]] = {
     ROOT_KEY_TYPE: ("SessionStart", "EcdhStep", "EcdhStepWithKem", "AbsentKemSalt"),
@@ -99,6 +104,62 @@ FLAGS: dict[str, tuple[str, ...]] = {
         "BadBundleSignature",
         "SessionStartReplay",
     ),
+    PINNED_CHOICE_TYPE: (
+        "AgeTriggerBoundary",
+        "MessageTriggerBoundary",
+        "ZeroAgeTrigger",
+        "ZeroMessageTrigger",
+        "MillisecondRounding",
+        "Counters",
+        "SkippedKeyEviction",
+        "CheckOrder",
+        "SessionStartReplay",
+        "Restore",
+        "RetiredPoints",
+        "TimeTrigger",
+        "KnownChainHeader",
+        "ContinuationChain",
+    ),
+    IDENTITY_TYPE: (
+        "ValidIdentity",
+        "UnknownVersion",
+        "BadUri",
+        "ShortInput",
+        "ExtraBytes",
+        "InvalidPoint",
+        "DecodeOrder",
+    ),
+    BUNDLE_TYPE: (
+        "ValidBundle",
+        "UnknownVersion",
+        "ShortInput",
+        "ExtraBytes",
+        "InvalidPoint",
+        "InvalidPrekeyKem",
+        "DecodeOrder",
+    ),
+    SESSION_STATE_TYPE: (
+        "ValidState",
+        "UnknownVersion",
+        "ShortInput",
+        "ExtraBytes",
+        "NonCanonical",
+        "OutOfRange",
+        "InvalidPoint",
+        "Inconsistent",
+        "OtherDevice",
+    ),
+    DEVICE_STATE_TYPE: (
+        "ValidDevice",
+        "StartId",
+        "UnknownVersion",
+        "ShortInput",
+        "ExtraBytes",
+        "OutOfRange",
+        "NonCanonical",
+        "Inconsistent",
+        "BadBundleSignature",
+    ),
 }
 ALGORITHMS = {
     ROOT_KEY_TYPE: "PQ3 rootAndChainKey (HKDF-SHA384)",
@@ -107,6 +168,11 @@ ALGORITHMS = {
     SIGNATURE_TYPE: "PQ3 signed message layout (ECDSA P-256 SHA-256, RFC 6979)",
     WIRE_TYPE: "PQ3 message wire format",
     CONVERSATION_TYPE: "PQ3 sessions (P-256, ML-KEM-768, ML-KEM-1024)",
+    PINNED_CHOICE_TYPE: "PQ3 sessions: the choices spec 1.1 pins",
+    IDENTITY_TYPE: "pq3proto public identity encoding",
+    BUNDLE_TYPE: "pq3proto prekey bundle encoding",
+    SESSION_STATE_TYPE: "pq3proto persisted session state",
+    DEVICE_STATE_TYPE: "pq3proto persisted device state",
 }
 
 
@@ -288,7 +354,20 @@ def _wire() -> Json:
     )
 
 
-def _conversation() -> Json:
+_PARTY = _obj(
+    {
+        "uri": _str(),
+        "deviceId": _int(),
+        "identityScalar": _hex(32),
+        "prekeyScalar": _hex(32),
+        "prekeyKemSeed": _hex(64),
+        "publicIdentity": _hex(),
+        "prekeyBundle": _hex(),
+    }
+)
+
+
+def _conversation(test_type: str = CONVERSATION_TYPE) -> Json:
     party = _obj(
         {
             "uri": _str(),
@@ -354,12 +433,15 @@ def _conversation() -> Json:
             }
         ),
     }
+    age = (
+        _int(nullable=True)
+        if test_type == CONVERSATION_TYPE
+        else {"type": ["number", "null"], "minimum": 0}
+    )
     return _file_schema(
-        CONVERSATION_TYPE,
+        test_type,
         {
-            "policy": _obj(
-                {"everyMessages": _int(nullable=True), "maxAgeSeconds": _int(nullable=True)}
-            ),
+            "policy": _obj({"everyMessages": _int(nullable=True), "maxAgeSeconds": age}),
             "initiator": party,
             "responder": party,
             "steps": {
@@ -372,6 +454,88 @@ def _conversation() -> Json:
     )
 
 
+def _identity_decode() -> Json:
+    return _file_schema(
+        IDENTITY_TYPE,
+        {
+            "encoding": _hex(),
+            "error": _ERROR,
+            "uri": _str(nullable=True),
+            "deviceId": _int(nullable=True),
+            "signingKey": _hex(65, nullable=True),
+        },
+    )
+
+
+def _bundle_decode() -> Json:
+    return _file_schema(
+        BUNDLE_TYPE,
+        {
+            "encoding": _hex(),
+            "error": _ERROR,
+            "prekeyPoint": _hex(65, nullable=True),
+            "prekeyKemPublicKey": _hex(1568, nullable=True),
+            "signature": _hex(64, nullable=True),
+            "preKeyHash": _hex(48, nullable=True),
+        },
+    )
+
+
+_COUNTER = _int((1 << 62) - 1)
+
+
+def _session_state() -> Json:
+    counters = _obj(
+        {
+            k: _COUNTER
+            for k in ("sent", "received", "ecdhSteps", "rekeys", "wireBytes", "plaintextBytes")
+        }
+    )
+    boolean = {"type": "boolean"}
+    fields = _obj(
+        {
+            "initiator": boolean,
+            "policyMessages": _int(nullable=True),
+            "policyMilliseconds": _int(100 * 365 * 86_400 * 1000, nullable=True),
+            "hasMyKey": boolean,
+            "hasSendingChain": boolean,
+            "sendingIndex": _int((1 << 62) - 1, nullable=True),
+            "awaitingReply": boolean,
+            "receivingChains": {"type": "array", "maxItems": 5, "items": _COUNTER},
+            "skippedKeys": _int(2000),
+            "retiredPoints": _int(64),
+            "hasMyKem": boolean,
+            "hasPeerKem": boolean,
+            "sincePQ": _COUNTER,
+            "lastPQ": {"type": "number"},
+            "counters": counters,
+        }
+    )
+    return _file_schema(
+        SESSION_STATE_TYPE,
+        {
+            "party": _PARTY,
+            "sessionState": _hex(),
+            "error": _ERROR,
+            "fields": {"oneOf": [fields, {"type": "null"}]},
+        },
+    )
+
+
+def _device_state() -> Json:
+    return _file_schema(
+        DEVICE_STATE_TYPE,
+        {
+            "deviceState": _hex(),
+            "error": _ERROR,
+            "publicIdentity": _hex(nullable=True),
+            "prekeyBundle": _hex(1698, nullable=True),
+            "acceptedStartMessages": {"type": "array", "items": _hex()},
+            "acceptedStarts": {"oneOf": [{"type": "array", "items": _hex(48)}, {"type": "null"}]},
+        },
+    )
+
+
 SCHEMAS: dict[str, Json] = {
     schema_file(t): build()
     for t, build in (
@@ -381,6 +545,11 @@ SCHEMAS: dict[str, Json] = {
         (SIGNATURE_TYPE, _signature),
         (WIRE_TYPE, _wire),
         (CONVERSATION_TYPE, _conversation),
+        (PINNED_CHOICE_TYPE, lambda: _conversation(PINNED_CHOICE_TYPE)),
+        (IDENTITY_TYPE, _identity_decode),
+        (BUNDLE_TYPE, _bundle_decode),
+        (SESSION_STATE_TYPE, _session_state),
+        (DEVICE_STATE_TYPE, _device_state),
     )
 }
 
@@ -399,6 +568,7 @@ _KEYWORDS = frozenset(
         "additionalProperties",
         "items",
         "minItems",
+        "maxItems",
         "enum",
         "const",
         "pattern",
@@ -418,6 +588,8 @@ def _type_ok(value: Any, name: str) -> bool:
         return isinstance(value, str)
     if name == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if name == "boolean":
         return isinstance(value, bool)
     if name == "null":
@@ -460,7 +632,7 @@ def validate(instance: Any, schema: Json, root: Json | None = None, path: str = 
             pattern = pattern[:-1] + r"\Z"
         if re.search(pattern, instance) is None:
             errs.append(f"{path}: does not match {schema['pattern']}")
-    if isinstance(instance, int) and not isinstance(instance, bool):
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool):
         if "minimum" in schema and instance < schema["minimum"]:
             errs.append(f"{path}: below {schema['minimum']}")
         if "maximum" in schema and instance > schema["maximum"]:
@@ -478,6 +650,8 @@ def validate(instance: Any, schema: Json, root: Json | None = None, path: str = 
     if isinstance(instance, list):
         if len(instance) < schema.get("minItems", 0):
             errs.append(f"{path}: fewer than {schema['minItems']} items")
+        if "maxItems" in schema and len(instance) > schema["maxItems"]:
+            errs.append(f"{path}: more than {schema['maxItems']} items")
         if "items" in schema:
             for i, item in enumerate(instance):
                 errs.extend(validate(item, schema["items"], root, f"{path}[{i}]"))

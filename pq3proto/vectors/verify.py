@@ -32,6 +32,8 @@ from ..primitives import P256PrivateKey, Verifier, aes256_ctr
 from ..session import Session
 from ..wire import ChainHeader, ParsedMessage, encode_message, parse_message, signature_body
 from . import schemas as sc
+from .checks import run as _run
+from .checks import same as _same
 from .common import (
     SCHEMAS_DIR,
     Json,
@@ -43,6 +45,7 @@ from .common import (
     unhex_opt,
 )
 from .conversation import INITIATOR, RESPONDER, policy_from_json
+from .verify_state import STATE_CHECKS
 
 T = TypeVar("T")
 
@@ -81,34 +84,12 @@ class VerifyReport:
         for f in self.failures:
             where = f"tcId {f.tc_id}" if f.tc_id is not None else "file"
             lines.append(f"FAIL {f.file} {where}: {f.reason}")
-        if self.files == 0:
+        if self.files == 0 and not self.failures:
             lines.append("FAIL: no vector files found")
         return "\n".join(lines)
 
 
 # ── Shared checks ───────────────────────────────────────────────────────────────────────
-
-
-def _same(name: str, got: bytes, want: Any) -> None:
-    if got != unhex(want, name):
-        raise VectorError(f"{name} differs")
-
-
-def _run(fn: Callable[[], T], result: str, error: str | None) -> tuple[bool, T | None]:
-    """Run fn under the vector's expectation; (True, value) if it succeeded as allowed."""
-    if (result == "valid") != (error is None):
-        raise VectorError(f"result {result!r} and error {error!r} disagree")
-    try:
-        value = fn()
-    except PQ3Error as e:
-        if result == "valid":
-            raise VectorError(f"unexpected {type(e).__name__}: {e}") from None
-        if error is not None and type(e).__name__ != error:
-            raise VectorError(f"expected {error}, got {type(e).__name__}: {e}") from None
-        return False, None
-    if result == "invalid":
-        raise VectorError(f"expected {error}, but the operation succeeded")
-    return True, value
 
 
 def _identity(value: Json) -> PublicIdentity:
@@ -403,7 +384,10 @@ class _Conversation:
             self._outputs(step, False, None, None)
             return
         assert out is not None
-        p.session, pt = out
+        res: tuple[Any, ...] = out
+        p.session, pt = res[0], res[1]
+        if len(res) > 2:  # the device's new value, once accept returns it
+            p.device = res[2]
         self._outputs(step, True, pt, parse_message(wire).auth_data)
 
     def _restore(self, step: Json, p: _Replayed) -> None:
@@ -423,6 +407,8 @@ CHECKS: dict[str, Callable[[Json], None]] = {
     sc.SIGNATURE_TYPE: check_signature,
     sc.WIRE_TYPE: check_wire,
     sc.CONVERSATION_TYPE: check_conversation,
+    sc.PINNED_CHOICE_TYPE: check_conversation,
+    **STATE_CHECKS,
 }
 _TYPES = {sc.schema_file(t): t for t in CHECKS}
 
@@ -477,10 +463,20 @@ def verify_document(name: str, doc: Any, report: VerifyReport) -> None:
     report.per_file.append((name, cases, passed))
 
 
-def verify_directory(directory: Path) -> VerifyReport:
-    """Verify every *.json in `directory`; its schemas/ folder, if any, must be ours."""
+def verify_path(path: Path) -> VerifyReport:
+    """Verify one vector file, or every *.json of a directory; a missing path is a failure."""
+    if path.is_dir():
+        return verify_directory(path)
     report = VerifyReport()
-    for path in sorted(directory.glob("*.json")):
+    if not path.exists():
+        report.failures.append(Failure(str(path), None, "path does not exist"))
+        return report
+    _verify_files([path], report)
+    return report
+
+
+def _verify_files(paths: list[Path], report: VerifyReport) -> None:
+    for path in paths:
         try:
             doc = json.loads(path.read_bytes())
         except (ValueError, UnicodeDecodeError) as e:
@@ -488,6 +484,16 @@ def verify_directory(directory: Path) -> VerifyReport:
             report.failures.append(Failure(path.name, None, f"not JSON: {e}"))
             continue
         verify_document(path.name, doc, report)
+
+
+def verify_directory(directory: Path) -> VerifyReport:
+    """Verify every *.json in `directory`; its schemas/ folder, if any, must be ours."""
+    report = VerifyReport()
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        report.failures.append(Failure(str(directory), None, f"path {what}"))
+        return report
+    _verify_files(sorted(directory.glob("*.json")), report)
     schema_dir = directory / SCHEMAS_DIR
     if schema_dir.is_dir():
         for path in sorted(schema_dir.glob("*.json")):
