@@ -36,8 +36,9 @@ from .constants import (
     MIN_CHUNK_EXPANSION,
     MIN_CHUNK_SIZE,
 )
-from .errors import ChunkError, InconsistentChunkError, MisuseError
+from .errors import MisuseError
 from .primitives import ct_equal
+from .profile_errors import ChunkError, InconsistentChunkError
 
 KINDS: Final = {CHUNK_KIND_PUBLIC_KEY: "public key", CHUNK_KIND_CIPHERTEXT: "ciphertext"}
 _MAX_MATERIAL_LENGTH: Final = MAX_CHUNK_COUNT * MAX_CHUNK_SIZE

@@ -24,7 +24,7 @@ from .constants import (
     MLKEM1024_CIPHERTEXT_SIZE,
     MLKEM1024_PUBLIC_KEY_SIZE,
 )
-from .errors import UnknownKemError
+from .profile_errors import UnknownKemError
 
 FAMILY_MLKEM: Final = "ML-KEM"
 FAMILY_HQC: Final = "HQC"

@@ -33,8 +33,9 @@ from .constants import (
     TRANSPORT_FIRST,
     TRANSPORT_REPEAT,
 )
-from .errors import MisuseError, ProfileError, UnsupportedProfileError
+from .errors import MisuseError
 from .kem_table import KemInfo, by_code, by_name
+from .profile_errors import ProfileError, UnsupportedProfileError
 
 Transport = Literal["repeat", "first", "chunked"]
 TRANSPORTS: Final[tuple[Transport, ...]] = ("repeat", "first", "chunked")

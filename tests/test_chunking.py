@@ -28,8 +28,9 @@ from pq3proto.constants import (
     CHUNK_KIND_PUBLIC_KEY,
     LABEL_CHUNK_MATERIAL_ID,
 )
-from pq3proto.errors import ChunkError, InconsistentChunkError, MisuseError
+from pq3proto.errors import MisuseError
 from pq3proto.kem_table import KEMS
+from pq3proto.profile_errors import ChunkError, InconsistentChunkError
 
 PK, CT = CHUNK_KIND_PUBLIC_KEY, CHUNK_KIND_CIPHERTEXT
 

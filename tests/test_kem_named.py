@@ -20,9 +20,10 @@ from named_kem_helpers import (
 )
 
 from pq3proto import kem, kem_table
-from pq3proto.errors import BackendUnavailableError, UnknownKemError
+from pq3proto.errors import BackendUnavailableError
 from pq3proto.primitives import SYSTEM_RANDOM
 from pq3proto.primitives import TestingOnlyDeterministicRandom as DeterministicRandom
+from pq3proto.profile_errors import UnknownKemError
 
 LIBOQS_WHY = kem.available_backends()["liboqs"]
 MLKEM = ["ML-KEM-512", "ML-KEM-768", "ML-KEM-1024"]

@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 import pq3proto
 from pq3proto import PQ3Error, Profile
-from pq3proto.errors import (
-    MalformedInputError,
+from pq3proto.errors import MalformedInputError
+from pq3proto.kem_table import all_names
+from pq3proto.profile import PQ3, TRANSPORTS
+from pq3proto.profile_errors import (
     ProfileError,
     UnknownKemError,
     UnsupportedProfileError,
 )
-from pq3proto.kem_table import all_names
-from pq3proto.profile import PQ3, TRANSPORTS
 
 # spec/10-profiles.md §1: version 0x01, ML-KEM-1024 (0x0105), ML-KEM-768 (0x0103), repeat (0x01)
 PQ3_IDENTIFIER = bytes.fromhex("01 0105 0103 01")
