@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from named_kem_helpers import KATS, LIBOQS_KEMS, PUBLISHED, kat_single_record, prng_for
+from named_kem_helpers import KATS, LIBOQS_KEMS, PUBLISHED, kat_records, kat_single_record, prng_for
 
 from pq3proto import kem
 from pq3proto.errors import InvalidKeyError, MalformedInputError, MisuseError
@@ -128,6 +128,14 @@ def test_liboqs_known_answers(oqs_kem: NamedKem) -> None:
     name = oqs_kem.info.name
     record = kat_single_record(oqs_kem, prng_for(name))
     assert hashlib.sha256(record.encode()).hexdigest() == KATS[name]["single"]
+
+
+@pytest.mark.slow
+def test_liboqs_known_answers_all_records(oqs_kem: NamedKem) -> None:
+    """All 100 records of liboqs's KAT program (the `all` digests)."""
+    name = oqs_kem.info.name
+    record = kat_records(oqs_kem, prng_for(name), 100)
+    assert hashlib.sha256(record.encode()).hexdigest() == KATS[name]["all"]
 
 
 def test_liboqs_mlkem_agrees_with_the_protocol_mlkem() -> None:
