@@ -15,8 +15,13 @@ from pq3proto.errors import InvalidKeyError, MalformedInputError, MisuseError
 from pq3proto.kem import NamedKem
 from pq3proto.primitives import TestingOnlyDeterministicRandom as DeterministicRandom
 
-if kem.available_backends()["liboqs"] is not None:
-    pytest.skip("liboqs not found (set OQS_INSTALL_PATH; README: liboqs)", allow_module_level=True)
+_WHY = kem.available_backends()["liboqs"]
+if _WHY is not None:
+    if kem.find_liboqs() is None:
+        _WHY = "liboqs not found (set OQS_INSTALL_PATH; README: Getting liboqs)"
+    elif "liboqs-python" in _WHY and "pip install" in _WHY:
+        _WHY = "liboqs-python missing (pip install 'pq3proto[oqs]')"
+    pytest.skip(_WHY.splitlines()[0][:120], allow_module_level=True)
 
 
 @pytest.fixture(params=LIBOQS_KEMS)
