@@ -35,6 +35,7 @@ from .constants import (
     MAX_CHUNK_SIZE,
     MIN_CHUNK_EXPANSION,
     MIN_CHUNK_SIZE,
+    REASSEMBLER_STATE_VERSION,
 )
 from .errors import ChunkError, InconsistentChunkError, MisuseError
 from .primitives import ct_equal
@@ -232,6 +233,59 @@ class Reassembler:
         if len(received) < self.k:
             return bound
         return replace(bound, material=bound._rebuild())
+
+    def to_bytes(self) -> bytes:
+        """For session state: version || kind || u32(length) || u16(chunk_size) || u16(n, 0
+        while empty) || material id (zeros while empty) || u16(count) || count × (u16(i) ||
+        chunk bytes), indices ascending. The material itself is rebuilt on loading."""
+        out = bytearray((REASSEMBLER_STATE_VERSION, self.kind))
+        out += self.length.to_bytes(4, "big") + self.chunk_size.to_bytes(2, "big")
+        out += (self.n or 0).to_bytes(2, "big")
+        out += self.material_id or bytes(CHUNK_MATERIAL_ID_SIZE)
+        out += len(self.received).to_bytes(2, "big")
+        for i, data in self.received:
+            out += i.to_bytes(2, "big") + data
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Reassembler:
+        """Strict inverse of to_bytes: every chunk is taken in again through `add`, so a
+        stored value passes the same checks as received chunks. Raises ChunkError."""
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise ChunkError("a stored reassembler must be bytes")
+        raw = bytes(raw)
+        fixed = 2 + 4 + 2 + 2 + CHUNK_MATERIAL_ID_SIZE + 2
+        if len(raw) < fixed or raw[0] != REASSEMBLER_STATE_VERSION:
+            raise ChunkError("not a stored reassembler (length or version)")
+        kind, length = raw[1], int.from_bytes(raw[2:6], "big")
+        chunk_size, n = int.from_bytes(raw[6:8], "big"), int.from_bytes(raw[8:10], "big")
+        stored_id = raw[10 : 10 + CHUNK_MATERIAL_ID_SIZE]
+        count = int.from_bytes(raw[fixed - 2 : fixed], "big")
+        try:
+            value = cls.expecting(kind, length, chunk_size)
+        except MisuseError as exc:
+            raise ChunkError(f"stored reassembler: {exc}") from None
+        if len(raw) != fixed + count * (2 + chunk_size):
+            raise ChunkError("stored reassembler has the wrong length for its chunk count")
+        if count == 0:
+            if n != 0 or any(stored_id):
+                raise ChunkError("an empty stored reassembler names no material")
+            return value
+        if not value.k <= n <= MAX_CHUNK_COUNT or count > value.k:
+            raise ChunkError("stored reassembler has impossible counts")
+        previous = -1
+        for at in range(fixed, len(raw), 2 + chunk_size):
+            i = int.from_bytes(raw[at : at + 2], "big")
+            if i <= previous or i >= n:
+                raise ChunkError("stored chunk indices must ascend and lie below n")
+            previous = i
+            chunk = Chunk(kind, stored_id, value.k, n, i, raw[at + 2 : at + 2 + chunk_size])
+            value = value.add(chunk)
+        return value
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else f"{self.count}/{self.k} chunks"
+        return f"Reassembler({KINDS[self.kind]}, {self.length} bytes, {state})"
 
     def _check_belongs(self, chunk: Chunk) -> None:
         if chunk.kind != self.kind:

@@ -155,3 +155,5 @@ DEFAULT_CHUNK_SIZE: Final = 64  # ML-KEM-768: 19 + 17 chunks, a rekey within 50 
 MIN_CHUNK_EXPANSION: Final = 1
 MAX_CHUNK_EXPANSION: Final = 255
 DEFAULT_CHUNK_EXPANSION: Final = 4
+# A Reassembler persisted inside a session state (chunking.py): its own version byte.
+REASSEMBLER_STATE_VERSION: Final = 0x01

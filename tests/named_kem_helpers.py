@@ -94,23 +94,44 @@ class HqcKatPrng:
         return stream[-n:] if n else b""
 
 
-def kat_single_record(named: NamedKem, prng: Callable[[bytes], NistKatDrbg | HqcKatPrng]) -> str:
-    """kat_kem.c's first record, made through pq3proto's named interface."""
-    seed = prng(bytes(range(48))).random_bytes(48)
-    rng = prng(seed)
-    state, public_key = named.generate(rng)
-    shared_secret, ciphertext = named.encapsulate(public_key, rng)
-    assert named.decapsulate(state, ciphertext) == shared_secret
-    secret_key = state
-    if named.info.state_is_seed:
-        # liboqs prints ML-KEM's expanded decapsulation key; the reference expands the seed.
-        from kyber_py.ml_kem import ML_KEM_512, ML_KEM_768, ML_KEM_1024
+def kat_records(
+    named: NamedKem, prng: Callable[[bytes], NistKatDrbg | HqcKatPrng], count: int = 1
+) -> str:
+    """kat_kem.c's first `count` records, made through pq3proto's named interface.
 
-        expand = {"ML-KEM-512": ML_KEM_512, "ML-KEM-768": ML_KEM_768, "ML-KEM-1024": ML_KEM_1024}
-        secret_key = bytes(expand[named.info.name].key_derive(state)[1])
-    lines = [("seed", seed), ("pk", public_key), ("sk", secret_key), ("ct", ciphertext)]
-    lines.append(("ss", shared_secret))
-    return "count = 0\n" + "".join(f"{k} = {v.hex().upper()}\n" for k, v in lines)
+    The outer generator, seeded with 0..47, gives each record's 48-byte seed; each record's
+    key pair and encapsulation draw from a generator seeded with that seed.
+    """
+    outer = prng(bytes(range(48)))
+    records = []
+    for index in range(count):
+        seed = outer.random_bytes(48)
+        rng = prng(seed)
+        state, public_key = named.generate(rng)
+        shared_secret, ciphertext = named.encapsulate(public_key, rng)
+        assert named.decapsulate(state, ciphertext) == shared_secret
+        secret_key = state
+        if named.info.state_is_seed:
+            # liboqs prints ML-KEM's expanded decapsulation key; the reference expands the seed.
+            from kyber_py.ml_kem import ML_KEM_512, ML_KEM_768, ML_KEM_1024
+
+            expand = {
+                "ML-KEM-512": ML_KEM_512,
+                "ML-KEM-768": ML_KEM_768,
+                "ML-KEM-1024": ML_KEM_1024,
+            }
+            secret_key = bytes(expand[named.info.name].key_derive(state)[1])
+        fields = [("seed", seed), ("pk", public_key), ("sk", secret_key), ("ct", ciphertext)]
+        fields.append(("ss", shared_secret))
+        records.append(
+            f"count = {index}\n" + "".join(f"{k} = {v.hex().upper()}\n" for k, v in fields)
+        )
+    return "\n".join(records)
+
+
+def kat_single_record(named: NamedKem, prng: Callable[[bytes], NistKatDrbg | HqcKatPrng]) -> str:
+    """kat_kem.c's first record."""
+    return kat_records(named, prng, 1)
 
 
 def prng_for(name: str) -> Callable[[bytes], NistKatDrbg | HqcKatPrng]:

@@ -371,3 +371,61 @@ def test_expected_sends_closed_forms() -> None:
     for bad in ((0, 1, 0.1), (2, 1, 0.1), (1, 1, 1.0), (1, 1, -0.1)):
         with pytest.raises(MisuseError):
             expected_sends(*bad)
+
+
+# ── A reassembler kept in session state ──────────────────────────────────────────────────
+
+
+def test_stored_reassembler_round_trips_at_every_stage() -> None:
+    material = os.urandom(300)
+    chunks = split(material, CT, 32, 3)
+    value = Reassembler.expecting(CT, 300, 32)
+    rng = random.Random(5)
+    for chunk in rng.sample(chunks, chunk_count(300, 32)):
+        stored = value.to_bytes()
+        again = Reassembler.from_bytes(stored)
+        assert again == value and again.to_bytes() == stored
+        value = value.add(chunk)
+    assert value.complete and Reassembler.from_bytes(value.to_bytes()).result() == material
+    assert repr(value) == "Reassembler(ciphertext, 300 bytes, complete)"
+
+
+def test_stored_reassembler_layout() -> None:
+    chunk = split(b"\x01\x02\x03", PK, 2, 2)[3]
+    stored = Reassembler.expecting(PK, 3, 2).add(chunk).to_bytes()
+    expected = bytes.fromhex("01 01 00000003 0002 0004") + chunk.material_id
+    expected += bytes.fromhex("0001 0003") + chunk.data
+    assert stored == expected
+
+
+def test_stored_reassembler_negatives() -> None:
+    chunks = split(os.urandom(100), PK, 32, 2)
+    partial = Reassembler.expecting(PK, 100, 32).add(chunks[6]).add(chunks[1])
+    good = partial.to_bytes()
+    fixed = 16
+    bad = [good[:n] for n in range(len(good))] + [good + b"\x00"]
+    bad.append(b"\x02" + good[1:])  # version
+    bad.append(good[:1] + b"\x03" + good[2:])  # kind
+    bad.append(good[:6] + b"\x00\x03" + good[8:])  # odd chunk size
+    bad.append(good[:8] + b"\x00\x03" + good[10:])  # n below k
+    swapped = good[:fixed] + good[fixed + 34 :] + good[fixed : fixed + 34]
+    bad.append(swapped)  # indices not ascending
+    twice = good[:fixed] + good[fixed : fixed + 34] * 2
+    bad.append(twice)  # the same index twice
+    flipped = bytearray(good)
+    flipped[fixed + 2] ^= 1
+    bad.append(bytes(flipped))  # different bytes: the id check at completion is not reached
+    empty = Reassembler.expecting(PK, 100, 32).to_bytes()
+    bad.append(empty[:8] + b"\x00\x08" + empty[10:])  # an empty value naming n
+    for raw in bad:
+        try:
+            loaded = Reassembler.from_bytes(raw)
+        except ChunkError:
+            continue
+        assert raw == bytes(flipped) and loaded != partial  # a chunk's bytes are not checkable yet
+    with pytest.raises(ChunkError):
+        Reassembler.from_bytes("not bytes")  # type: ignore[arg-type]
+    forged = Reassembler.from_bytes(bytes(flipped))
+    with pytest.raises(InconsistentChunkError):
+        for chunk in chunks[2:4]:
+            forged = forged.add(chunk)

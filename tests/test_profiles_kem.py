@@ -8,15 +8,20 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from named_kem_helpers import KATS, LIBOQS_KEMS, PUBLISHED, kat_single_record, prng_for
+from named_kem_helpers import KATS, LIBOQS_KEMS, PUBLISHED, kat_records, kat_single_record, prng_for
 
 from pq3proto import kem
 from pq3proto.errors import InvalidKeyError, MalformedInputError, MisuseError
 from pq3proto.kem import NamedKem
 from pq3proto.primitives import TestingOnlyDeterministicRandom as DeterministicRandom
 
-if kem.available_backends()["liboqs"] is not None:
-    pytest.skip("liboqs not found (set OQS_INSTALL_PATH; README: liboqs)", allow_module_level=True)
+_WHY = kem.available_backends()["liboqs"]
+if _WHY is not None:
+    if kem.find_liboqs() is None:
+        _WHY = "liboqs not found (set OQS_INSTALL_PATH; README: Getting liboqs)"
+    elif "liboqs-python" in _WHY and "pip install" in _WHY:
+        _WHY = "liboqs-python missing (pip install 'pq3proto[oqs]')"
+    pytest.skip(_WHY.splitlines()[0][:120], allow_module_level=True)
 
 
 @pytest.fixture(params=LIBOQS_KEMS)
@@ -128,6 +133,14 @@ def test_liboqs_known_answers(oqs_kem: NamedKem) -> None:
     name = oqs_kem.info.name
     record = kat_single_record(oqs_kem, prng_for(name))
     assert hashlib.sha256(record.encode()).hexdigest() == KATS[name]["single"]
+
+
+@pytest.mark.slow
+def test_liboqs_known_answers_all_records(oqs_kem: NamedKem) -> None:
+    """All 100 records of liboqs's KAT program (the `all` digests)."""
+    name = oqs_kem.info.name
+    record = kat_records(oqs_kem, prng_for(name), 100)
+    assert hashlib.sha256(record.encode()).hexdigest() == KATS[name]["all"]
 
 
 def test_liboqs_mlkem_agrees_with_the_protocol_mlkem() -> None:
