@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import queue as queue_mod
 import random
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 
+from . import cluster
 from .benchmarks_support import (
     check_path,
     cpu_idle_fraction,
@@ -335,7 +336,7 @@ def make_runner(spec: BenchSpec) -> Runner:
     raise MisuseError(f"unknown workload {spec.workload!r}: one of {', '.join(WORKLOADS)}")
 
 
-# ── Running: in this process, or N worker processes ────────────────────────────────────
+# ── Running: in this process, or on N cluster workers ────────────────────────────────────
 
 
 def _run_local(
@@ -353,75 +354,35 @@ def _run_local(
         return [out]
 
 
-def _worker_main(
-    spec: BenchSpec,
-    reps: int,
-    barrier: Any,
-    counter: Any,
-    results: Any,
-    worker_id: int,
-) -> None:
-    """One worker process: its own conversation(s), repetitions started together."""
+class _ClusterJob:
+    """One cluster worker's workload: built and warmed up untimed, one repetition per step."""
 
-    def tick(k: int) -> None:
-        with counter.get_lock():
-            counter.value += k
+    def __init__(self, spec: BenchSpec, floor_messages: int, index: int) -> None:
+        self._stack = ExitStack()
+        self._stack.enter_context(selected_path(spec.path))
+        self.spec = replace(spec, seed=spec.seed + index)
+        self.floor_messages = floor_messages
+        self.runner = make_runner(self.spec)
+        if spec.warmup:
+            self.runner.run(spec.warmup, _no_tick)
 
-    try:
-        with selected_path(spec.path):
-            runner = make_runner(replace(spec, seed=spec.seed + worker_id))
-            if spec.warmup:
-                runner.run(spec.warmup, _no_tick)
-            out = []
-            for _ in range(reps):
-                barrier.wait()
-                out.append(runner.run(spec.messages, tick))
-        results.put((worker_id, None, out))
-    except BaseException as exc:  # report any failure to the parent, then stop the others
-        barrier.abort()
-        results.put((worker_id, f"{type(exc).__name__}: {exc}", []))
+    def step(self) -> Rep:
+        return self.runner.run(self.spec.messages, _no_tick)
+
+    def after(self) -> dict[str, Any]:
+        """The worker's own floor (one round), where the workload has one."""
+        if self.spec.workload not in ("full", "pingpong") or self.floor_messages < 1:
+            return {}
+        floor = FloorMeter(self.spec, self.floor_messages)
+        floor.round()
+        return {"floor": floor.summary()}
+
+    def close(self) -> None:
+        self._stack.close()
 
 
-def _run_workers(spec: BenchSpec, reps: int, workers: int, progress: Progress) -> list[list[Rep]]:
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx: Any = mp.get_context(method)
-    barrier = ctx.Barrier(workers)
-    counter = ctx.Value("q", 0)
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_worker_main,
-            args=(spec, reps, barrier, counter, results, i),
-            daemon=True,
-        )
-        for i in range(workers)
-    ]
-    for p in procs:
-        p.start()
-    collected: dict[int, list[Rep]] = {}
-    errors: list[str] = []
-    try:
-        while len(collected) + len(errors) < workers:
-            try:
-                wid, err, out = results.get(timeout=0.1)
-            except queue_mod.Empty:
-                progress.set(int(counter.value))
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    errors.append("a worker exited without a result")
-                continue
-            if err is None:
-                collected[wid] = out
-            else:
-                errors.append(f"worker {wid}: {err}")
-    finally:
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():  # only our own children, by object
-                p.terminate()
-    progress.set(int(counter.value))
-    if errors:
-        raise PQ3Error("benchmark worker failed: " + "; ".join(errors))
-    return [collected[i] for i in range(workers)]
+def _cluster_job(spec: BenchSpec, floor_messages: int, index: int) -> _ClusterJob:
+    return _ClusterJob(spec, floor_messages, index)
 
 
 def measure(
@@ -431,20 +392,54 @@ def measure(
     show_progress: bool,
     label: str,
     between: Callable[[], None] | None = None,
+    engine: cluster.Engine | None = None,
+    floor_messages: int = 0,
 ) -> dict[str, Any]:
-    """Run `reps` repetitions on `workers` processes; aggregate and summarise them."""
-    total = reps * spec.messages * workers
-    if spec.workload == "fanout":
-        total *= spec.recipients
-    progress = Progress(total, label, show_progress)
+    """Run `reps` repetitions in this process, or on `workers` workers of `engine`."""
+    per_rep = spec.messages * (spec.recipients if spec.workload == "fanout" else 1)
+    progress = Progress(reps * per_rep * workers, label, show_progress)
     try:
-        if workers == 1:
-            per_worker = _run_local(spec, reps, progress, between)
-        else:
-            per_worker = _run_workers(spec, reps, workers, progress)
+        if engine is None:
+            return summarise(spec, _run_local(spec, reps, progress, between), 1)
+        runs = engine.run_synchronised(
+            partial(_cluster_job, spec, floor_messages),
+            workers,
+            reps,
+            lambda r: progress.set(r * per_rep * workers),
+        )
     finally:
         progress.close()
-    return summarise(spec, per_worker, workers)
+    return _summarise_cluster(spec, runs)
+
+
+def _summarise_cluster(spec: BenchSpec, runs: list[cluster.WorkerRun[Rep]]) -> dict[str, Any]:
+    """summarise(), with the aggregate over the common window and every worker's figures."""
+    out = summarise(spec, [w.reps for w in runs], len(runs))
+    windows = cluster.common_windows(runs)
+    totals = out["messages_per_repetition"]
+    out["timed_messages_per_second"] = out["messages_per_second"]
+    out["messages_per_second"] = rate_stats([m / w for m, w in zip(totals, windows, strict=True)])
+    out["common_window_seconds_per_repetition"] = windows
+    out["barrier_start_spread_seconds"] = cluster.start_spreads(runs)
+    out["per_worker"] = [
+        {
+            "index": w.index,
+            "address": w.address,
+            **w.machine,
+            "messages_per_second": float(np.median([r.messages / r.elapsed_s for r in w.reps])),
+            "window_messages_per_second": float(
+                np.median([r.messages / (e - s) for r, s, e in zip(w.reps, w.starts, w.ends,
+                                                                     strict=True)])
+            ),
+            "floor_messages_per_second": w.after["floor"]["messages_per_second"]
+            if "floor" in w.after
+            else None,
+        }
+        for w in runs
+    ]
+    if "floor" in runs[0].after:
+        out["floor"] = runs[0].after["floor"]
+    return out
 
 
 def summarise(spec: BenchSpec, per_worker: list[list[Rep]], workers: int) -> dict[str, Any]:
@@ -690,47 +685,63 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run what the arguments ask and return the JSON-ready result."""
     path = resolve_path(args.path)
     spec = _spec_from_args(args, path)
+    address = cluster.bench_address(args.workers, getattr(args, "cluster", None))
+    opened: AbstractContextManager[cluster.Engine | None] = (
+        nullcontext(None) if address is None else cluster.connect(address)
+    )
+    with opened as engine:
+        return _run_bench(args, spec, engine)
+
+
+def _run_bench(
+    args: argparse.Namespace, spec: BenchSpec, engine: cluster.Engine | None
+) -> dict[str, Any]:
+    path = spec.path
+    workers = 1 if engine is None else len(engine.workers)
     show = _progress_enabled(args)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = load_average()
     idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
     floor: FloorMeter | None = None
-    if spec.workload in ("full", "pingpong"):
+    if engine is None and spec.workload in ("full", "pingpong"):
         with selected_path(path):
             floor = FloorMeter(spec, args.floor_messages)
-    local_between = floor.round if floor is not None else None
-    results = measure(
-        spec,
-        args.repeat,
-        args.workers,
-        show,
-        f"{path} x{args.workers}",
-        local_between if args.workers == 1 else None,
-    )
-    if args.workers > 1:
-        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)", local_between)
+    # On a cluster each worker measures its own floor after its repetitions.
+    between = floor.round if floor is not None else None
+    fm = args.floor_messages
+    results = measure(spec, args.repeat, workers, show, f"{path} x{workers}", between, engine, fm)
+    if workers > 1:
+        label = f"{path} x1 (baseline)"
+        single = measure(spec, args.repeat, 1, show, label, None, engine, fm)
         results["single_worker"] = single
         results["scaling_efficiency"] = results["messages_per_second"]["median"] / (
-            args.workers * single["messages_per_second"]["median"]
+            workers * single["messages_per_second"]["median"]
         )
         one_core = single["messages_per_second"]["median"]
+        if "floor" in single:
+            results["floor"] = single["floor"]
     else:
         one_core = results["messages_per_second"]["median"]
     if floor is not None:
         with selected_path(path):
-            floor_doc = floor.summary()
-        results["floor"] = floor_doc
+            results["floor"] = floor.summary()
+    if "floor" in results:
+        floor_doc = results["floor"]
         if spec.workload == "full":
             results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
         else:
             results["pingpong_over_floor"] = one_core / floor_doc["turn_messages_per_second"]
+    if spec.workload == "full":
+        results["cores_for_target"] = _cores_for_target(one_core, results)
     if args.compare:
-        results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
+        rate = results["messages_per_second"]["median"]
+        results["compare"] = _compare(args, spec, show, rate, engine, workers)
     load_after = load_average()
     params = asdict(spec)
     params.update(
         repeat=args.repeat,
-        workers=args.workers,
+        workers=workers,
+        cluster=None if engine is None else str(engine.address),
         path_requested=args.path,
         turn_rate_effective=spec.effective_turn_rate(),
         compare=args.compare,
@@ -741,14 +752,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "schema": SCHEMA,
         "workload": spec.workload,
         "path": path,
-        "workers": args.workers,
+        "workers": workers,
         "messages_per_second": results["messages_per_second"]["median"],
         "counts": describe_counts(spec),
-        "aggregation": (
-            "per repetition: all workers' counted messages / the slowest worker's timed "
-            "seconds (workers start each repetition together); statistics over repetitions"
-        ),
+        "aggregation": _AGGREGATION_LOCAL if engine is None else _AGGREGATION_CLUSTER,
         "machine": machine_info(),
+        "cluster": None if engine is None else engine.describe(),
         "revision": revision_info(),
         "started_at": started,
         "load_average": {"before": load_before, "after": load_after},
@@ -758,13 +767,44 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+_AGGREGATION_LOCAL = "one worker in this process; statistics over repetitions"
+_AGGREGATION_CLUSTER = (
+    "per repetition: all workers' counted messages / the common window (the earliest "
+    "worker's start to the latest worker's end, workers released together by a barrier); "
+    "statistics over repetitions. results.timed_messages_per_second: the same messages over "
+    "the slowest worker's timed protocol work only"
+)
+
+
+def _cores_for_target(one_core: float, results: dict[str, Any]) -> dict[str, Any]:
+    target = cluster.SERVICE_TARGET_MESSAGES_PER_SECOND
+    out: dict[str, Any] = {
+        "target_messages_per_second": target,
+        "per_core_messages_per_second": one_core,
+        "cores": cluster.cores_needed(one_core, target),
+        "basis": "the single-worker rate of this run (one worker process on one core), "
+        "scaled perfectly",
+    }
+    if "scaling_efficiency" in results:
+        eff = results["scaling_efficiency"]
+        out["cores_at_measured_efficiency"] = cluster.cores_needed(one_core * eff, target)
+    return out
+
+
 def _compare_messages(args: argparse.Namespace, spec: BenchSpec) -> int:
     if args.compare_messages is not None:
         return int(args.compare_messages)
     return max(min(spec.messages, 1_000), spec.messages // 10)
 
 
-def _compare(args: argparse.Namespace, spec: BenchSpec, show: bool, rate: float) -> dict[str, Any]:
+def _compare(
+    args: argparse.Namespace,
+    spec: BenchSpec,
+    show: bool,
+    rate: float,
+    engine: cluster.Engine | None,
+    workers: int,
+) -> dict[str, Any]:
     """The same workload on the Python path, same workers, in the same run."""
     if spec.path == "python":
         return {"note": "the run's own path is python: nothing to compare against"}
@@ -774,7 +814,7 @@ def _compare(args: argparse.Namespace, spec: BenchSpec, show: bool, rate: float)
         messages=_compare_messages(args, spec),
         warmup=min(spec.warmup, _compare_messages(args, spec)),
     )
-    py = measure(py_spec, args.repeat, args.workers, show, f"python x{args.workers}")
+    py = measure(py_spec, args.repeat, workers, show, f"python x{workers}", None, engine)
     return {
         "python": py,
         "python_messages": py_spec.messages,
@@ -846,6 +886,25 @@ def format_summary(doc: dict[str, Any]) -> str:
         lines.append(
             f"  scaling     {r['scaling_efficiency']:.2f} = aggregate / "
             f"({doc['workers']} x single-worker rate, same run)"
+        )
+    if "per_worker" in r:
+        for w in r["per_worker"]:
+            fl = w["floor_messages_per_second"]
+            lines.append(
+                f"  worker {w['index']:<4}{w['messages_per_second']:>11,.0f}  on {w['host']} "
+                f"({w['cpu_model']}, {w['cores_usable']} cores)"
+                + (f", floor {fl:,.0f}" if fl is not None else "")
+            )
+    if "cores_for_target" in r:
+        c = r["cores_for_target"]
+        extra = (
+            f" ({c['cores_at_measured_efficiency']:,} at the measured scaling)"
+            if "cores_at_measured_efficiency" in c
+            else ""
+        )
+        lines.append(
+            f"  cores       {c['cores']:,} for {c['target_messages_per_second']:,} msgs/s at "
+            f"{c['per_core_messages_per_second']:,.0f} msgs/s per core{extra}"
         )
     if "floor" in r:
         f = r["floor"]
@@ -928,7 +987,15 @@ def add_parser(subparsers: Any) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes, each with its own conversations (default 1)",
+        help="worker processes, each with its own conversations (default 1); N > 1 is "
+        "--cluster local:N and needs the cluster extra",
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="run the workers on Dask: local:N (N local worker processes) or tcp://HOST:PORT "
+        "(a running scheduler; every worker of it runs the workload)",
     )
     p.add_argument(
         "--path",

@@ -49,3 +49,15 @@ class MisuseError(PQ3Error):
 
 class BackendUnavailableError(PQ3Error):
     """A requested backend (a KEM library, the native extension) is not present."""
+
+
+class ClusterError(PQ3Error):
+    """The distributed engine failed a run: a task raised, or the cluster could not start."""
+
+
+class ClusterUnreachableError(ClusterError):
+    """No Dask scheduler answered at the given address within the connect timeout."""
+
+
+class WorkerLostError(ClusterError):
+    """A cluster worker left while the run still needed it; the run has no result."""

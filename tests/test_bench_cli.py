@@ -163,6 +163,7 @@ def test_fanout_counts_deliveries_and_user_messages(tmp_path: Path) -> None:
 
 
 def test_workers(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="--workers N > 1 runs on Dask (cluster extra)")
     doc = run(tmp_path, "--workload", "symmetric", "--messages", "256", "--workers", "2")
     check_common(doc, "symmetric", workers=2)
     res = doc["results"]

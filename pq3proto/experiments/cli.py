@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
+from .. import cluster
 from ..errors import MisuseError
 from ..progress import Progress
 from .delivery import PATTERNS
-from .run import policy_grid, run_all
+from .run import Cell, CompromiseResult, policy_grid, run_all
 
 DEFAULT_INTERVALS = (5, 10, 25, 50, 100)
 
@@ -98,10 +100,20 @@ def _main(args: argparse.Namespace) -> int:
             raise MisuseError(f"unknown traffic pattern {p!r}; known: {', '.join(PATTERNS)}")
     if args.messages < 20:
         raise MisuseError("--messages must be at least 20")
-    progress = Progress(0, "", enabled=not args.no_progress).update
-    doc = run_all(
-        policy_grid(intervals), patterns, args.messages, args.seed, args.samples, progress
-    )
+    bar = Progress(0, "", enabled=not args.no_progress)
+    grid = policy_grid(intervals)
+    if args.cluster is None:
+        doc = run_all(grid, patterns, args.messages, args.seed, args.samples, bar.update)
+    else:
+        with cluster.connect(args.cluster) as engine:
+            tasks = f"tasks on {len(engine.workers)} workers"
+
+            def mapper(
+                fn: Callable[[Cell], CompromiseResult], cells: list[Cell]
+            ) -> list[CompromiseResult]:
+                return engine.map(fn, cells, lambda d, t: bar.update(d, t, tasks))
+
+            doc = run_all(grid, patterns, args.messages, args.seed, args.samples, None, mapper)
     print(format_table(doc))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -132,4 +144,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", metavar="PATH", help="write every result as JSON")
     p.add_argument("--plot", metavar="PATH", help="write a PNG plot (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--cluster", metavar="ADDRESS", default=None,
+                   help="run the grid's cells as Dask tasks: local:N or tcp://HOST:PORT "
+                   "(needs the cluster extra); results are the same as a local run")
     p.set_defaults(func=_main)
