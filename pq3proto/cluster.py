@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -51,6 +51,8 @@ __all__ = [
 LOCAL_PREFIX = "local:"
 TCP_PREFIX = "tcp://"
 MAX_LOCAL_WORKERS = 1_024
+LOOPBACK = "127.0.0.1"
+LOOPBACK_ANY_PORT = "127.0.0.1:0"  # a local cluster listens on loopback only, free ports
 CONNECT_TIMEOUT_S = 10.0
 # A worker waiting at a barrier gives up after this long (the coordinator is gone).
 BARRIER_TIMEOUT_S = 900.0
@@ -264,7 +266,11 @@ class Engine:
     def __init__(self, client: Client, address: ClusterAddress) -> None:
         self.client = client
         self.address = address
-        info = client.scheduler_info(n_workers=-1)["workers"]
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the scheduler's current workers (a run uses the workers present at its start)."""
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
         self.workers: list[str] = sorted(info)
         self.names = {a: str(info[a].get("name", a)) for a in self.workers}
         self.hosts = {a: str(info[a].get("host", "?")) for a in self.workers}
@@ -292,7 +298,7 @@ class Engine:
     def label(self, address: str) -> str:
         """How errors name a worker: its name, address and host."""
         name, host = self.names.get(address, "?"), self.hosts.get(address, "?")
-        return f"worker {name} at {address} (host {host})"
+        return f"Dask worker {name!r} at {address} (host {host})"
 
     def _missing(self, watched: Sequence[str]) -> list[str]:
         alive = set(self.client.nthreads())
@@ -328,8 +334,9 @@ class Engine:
         whole run with a WorkerLostError / ClusterError naming it. `on_rep(r)` is called
         when every worker has finished r repetitions.
         """
-        from distributed import Event
+        from distributed import Event, wait
 
+        self.refresh()
         if workers > len(self.workers):
             raise MisuseError(
                 f"the run needs {workers} workers but the cluster has {len(self.workers)}"
@@ -385,6 +392,8 @@ class Engine:
         finally:
             if not ok:
                 abort.set()
+                with suppress(TimeoutError):
+                    wait(list(futures.values()), timeout=2 * ABORT_POLL_S)
                 for f in futures.values():
                     f.cancel()
             for e in events:
@@ -397,6 +406,7 @@ class Engine:
         progress: Callable[[int, int], None] | None = None,
     ) -> list[R]:
         """fn over items as one task each, results in the items' order; fails like a run."""
+        self.refresh()
         futures = self.client.map(_map_task, [fn] * len(items), list(items), pure=False)
         by_key = {f.key: f for f in futures}
         watched = list(self.workers)
@@ -450,9 +460,11 @@ def connect(
                 n_workers=addr.workers,
                 threads_per_worker=1,
                 processes=True,
-                host="127.0.0.1",
+                host=LOOPBACK,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                worker_dashboard_address=None,
+                scheduler_kwargs={"dashboard": False, "dashboard_address": LOOPBACK_ANY_PORT},
+                silence_logs=logging.CRITICAL,
             )
             client = Client(cluster, timeout=timeout)
         except (OSError, RuntimeError) as exc:
