@@ -1,9 +1,9 @@
 """The `pq3proto bench` command: messages per second that say exactly what they count.
 
 Owns: the workloads (symmetric, full, pingpong, fanout), their timing loops, the ECDSA floor
-of the full workload, running N worker processes, the --compare run on the Python path, the
-human summary, and the JSON result (schema "pq3proto-bench/1", described in
-benchmarks/README.md).
+of the full workload, what each cluster worker runs (the engine is cluster.py), the --compare
+run on the Python path, the human summary, and the JSON result (schema "pq3proto-bench/1",
+described in benchmarks/README.md).
 Not: per-operation micro-benchmarks (benchmarks/, pytest-benchmark), protocol code, or the
 C path: everything runs through Session and the HotPath interface the session would use.
 """
@@ -398,6 +398,8 @@ def measure(
     """Run `reps` repetitions in this process, or on `workers` workers of `engine`."""
     per_rep = spec.messages * (spec.recipients if spec.workload == "fanout" else 1)
     progress = Progress(reps * per_rep * workers, label, show_progress)
+    if engine is None and workers != 1:
+        raise MisuseError("more than one worker runs on a cluster engine (cluster.connect)")
     try:
         if engine is None:
             return summarise(spec, _run_local(spec, reps, progress, between), 1)

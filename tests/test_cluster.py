@@ -10,6 +10,7 @@ Every process here is started by the test, on 127.0.0.1, and stopped by it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -28,9 +29,18 @@ import pytest
 from pq3proto import bench, cluster
 from pq3proto.benchmarks_support import resolve_path
 from pq3proto.cli import main
-from pq3proto.errors import ClusterError, ClusterUnreachableError, MisuseError, WorkerLostError
+from pq3proto.errors import (
+    BackendUnavailableError,
+    ClusterError,
+    ClusterUnreachableError,
+    MisuseError,
+    WorkerLostError,
+)
 
-pytest.importorskip("distributed", reason="needs the cluster extra (pq3proto[cluster])")
+needs_dask = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="needs the cluster extra (pq3proto[cluster])",
+)
 
 START_TIMEOUT_S = 40.0
 
@@ -133,6 +143,7 @@ def test_parse_address() -> None:
     assert cluster.cores_needed(6_000) == 34  # 200,000 / 6,000 = 33.3
 
 
+@needs_dask
 def test_full_on_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc, _ = bench_json(
         tmp_path, "--workload", "full", "--cluster", "local:2", "--messages", "150",
@@ -152,6 +163,7 @@ def test_full_on_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "worker 1" in out
 
 
+@needs_dask
 def test_bench_on_external_scheduler(tmp_path: Path, scheduler: str) -> None:
     doc, _ = bench_json(
         tmp_path, "--workload", "symmetric", "--cluster", scheduler, "--messages", "512",
@@ -165,6 +177,7 @@ def test_bench_on_external_scheduler(tmp_path: Path, scheduler: str) -> None:
     assert all(a.startswith("tcp://127.0.0.1:") for a in listed)
 
 
+@needs_dask
 def test_sweep_same_locally_and_on_cluster(
     tmp_path: Path, scheduler: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -180,6 +193,7 @@ def test_sweep_same_locally_and_on_cluster(
     assert f"{cells}/{cells}" in capsys.readouterr().err
 
 
+@needs_dask
 def test_failing_task_names_its_worker(scheduler: str) -> None:
     spec = bench.BenchSpec(workload="no-such-workload", path=resolve_path("auto"), messages=10)
     with cluster.connect(scheduler) as engine:
@@ -188,6 +202,7 @@ def test_failing_task_names_its_worker(scheduler: str) -> None:
         assert any(a in str(err.value) for a in engine.workers)
 
 
+@needs_dask
 def test_worker_killed_mid_run_fails_naming_it() -> None:
     spec = bench.BenchSpec(workload="full", path=resolve_path("auto"), messages=100)
     with cluster.connect("local:2") as engine:
@@ -206,12 +221,25 @@ def test_worker_killed_mid_run_fails_naming_it() -> None:
         assert time.monotonic() - t0 < 30
 
 
+@needs_dask
 def test_unreachable_scheduler_fails_within_timeout() -> None:
     address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     t0 = time.monotonic()
     with pytest.raises(ClusterUnreachableError, match=address), cluster.connect(address, 2.0):
         pass
     assert time.monotonic() - t0 < 15
+
+
+def test_without_dask_more_workers_say_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    with pytest.raises(BackendUnavailableError, match=r"pq3proto\[cluster\]"):
+        cluster.require_engine()
+    assert main(["bench", "--workers", "2", "--messages", "64", "--idle-sample", "0"]) == 2
+    assert "pip install 'pq3proto[cluster]'" in capsys.readouterr().err
+    doc, _ = bench_json(tmp_path, "--messages", "64", "--repeat", "1", "--warmup", "0")
+    assert doc["workers"] == 1 and doc["cluster"] is None
 
 
 def test_workers_and_cluster_together_is_misuse(capsys: pytest.CaptureFixture[str]) -> None:
