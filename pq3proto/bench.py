@@ -361,21 +361,23 @@ class _ClusterJob:
         self._stack = ExitStack()
         self._stack.enter_context(selected_path(spec.path))
         self.spec = replace(spec, seed=spec.seed + index)
-        self.floor_messages = floor_messages
         self.runner = make_runner(self.spec)
+        self.floor: FloorMeter | None = None
+        if spec.workload in ("full", "pingpong") and floor_messages > 0:
+            self.floor = FloorMeter(self.spec, floor_messages)
         if spec.warmup:
             self.runner.run(spec.warmup, _no_tick)
 
     def step(self) -> Rep:
         return self.runner.run(self.spec.messages, _no_tick)
 
+    def between(self) -> None:
+        """A round of this worker's floor, outside the window, as a local run does."""
+        if self.floor is not None:
+            self.floor.round()
+
     def after(self) -> dict[str, Any]:
-        """The worker's own floor (one round), where the workload has one."""
-        if self.spec.workload not in ("full", "pingpong") or self.floor_messages < 1:
-            return {}
-        floor = FloorMeter(self.spec, self.floor_messages)
-        floor.round()
-        return {"floor": floor.summary()}
+        return {} if self.floor is None else {"floor": self.floor.summary()}
 
     def close(self) -> None:
         self._stack.close()

@@ -156,8 +156,12 @@ class BarrierJob(Protocol[T_co]):
         """One measured repetition."""
         ...
 
+    def between(self) -> None:
+        """Untimed work after each repetition, before the next barrier (a floor round, say)."""
+        ...
+
     def after(self) -> dict[str, Any]:
-        """Untimed work after the last repetition (a floor measurement, say)."""
+        """What the job reports beyond its repetitions, once they are done."""
         ...
 
     def close(self) -> None:
@@ -225,8 +229,9 @@ def _barrier_task(
             t0 = time.time()
             p0 = time.perf_counter()
             out.append(job.step())
-            starts.append(t0)
             ends.append(t0 + (time.perf_counter() - p0))
+            starts.append(t0)
+            job.between()
         after = job.after()
     finally:
         job.close()
