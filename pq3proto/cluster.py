@@ -275,11 +275,15 @@ class Engine:
 
     def refresh(self) -> None:
         """Read the scheduler's current workers (a run uses the workers present at its start)."""
-        info = self.client.scheduler_info(n_workers=-1)["workers"]
-        self.workers: list[str] = sorted(info)
-        self.names = {a: str(info[a].get("name", a)) for a in self.workers}
-        self.hosts = {a: str(info[a].get("host", "?")) for a in self.workers}
-        self.threads = {a: int(info[a].get("nthreads", 1)) for a in self.workers}
+        threads = self.client.nthreads()
+        try:
+            info = self.client.scheduler_info(n_workers=-1)["workers"]
+        except TypeError:
+            info = self.client.scheduler_info()["workers"]
+        self.workers: list[str] = sorted(threads)
+        self.names = {a: str(info.get(a, {}).get("name", "?")) for a in self.workers}
+        self.hosts = {a: str(info.get(a, {}).get("host", "?")) for a in self.workers}
+        self.threads = {a: int(threads[a]) for a in self.workers}
 
     def describe(self) -> dict[str, Any]:
         """The engine, the scheduler and every worker, for the JSON record."""
