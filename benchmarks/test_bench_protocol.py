@@ -20,10 +20,18 @@ from pq3proto.identity import Device
 from pq3proto.kdf import session_dst
 from pq3proto.message import PYTHON, SendingChain
 from pq3proto.policy import RekeyPolicy
-from pq3proto.primitives import SYSTEM_RANDOM
+from pq3proto.primitives import SYSTEM_RANDOM, sha384
 from pq3proto.ratchet import RatchetState, plan_receive, start_sending_chain
 from pq3proto.session import Session
 from pq3proto.wire import ParsedMessage, parse_message
+
+
+def SAVE_IN_MEMORY(_: Device) -> None:
+    return None
+
+
+def _digest(msg: ParsedMessage) -> bytes:
+    return sha384(msg.raw[: msg.header_length])
 
 NEVER = RekeyPolicy.never()
 EVERY_TURN = RekeyPolicy.every_turn()
@@ -61,7 +69,7 @@ def test_session_start_responder(benchmark, devices):
         return (Session.initiate(alice, identity, bundle).encrypt(b"hello"),), {}
 
     def accept(wire: bytes) -> bytes:
-        return Session.accept(bob, alice_id, wire)[1]
+        return Session.accept(bob, alice_id, wire, save_device=SAVE_IN_MEMORY)[1]
 
     result = benchmark.pedantic(accept, setup=fresh, rounds=20, warmup_rounds=1)
     assert result == b"hello"
@@ -111,7 +119,8 @@ def test_ecdh_step_receive(benchmark, quiet_pair):
     msg = _first_message_of_next_chain(alice, NEVER)
     st = bob.state
     dst = session_dst(st.peer.binding(), st.me.binding())
-    plan = benchmark(plan_receive, st.ratchet, msg, dst, time.time(), PYTHON.chain_step)
+    now = time.time()
+    plan = benchmark(plan_receive, st.ratchet, msg, _digest(msg), dst, now, PYTHON.chain_step)
     assert plan.effects.ecdh_step and not plan.effects.pq_mixed
 
 
@@ -137,5 +146,6 @@ def test_pq_rekey_completion(benchmark, rekey_pair):
     assert msg.header.kem_ciphertext is not None
     st = bob.state
     dst = session_dst(st.peer.binding(), st.me.binding())
-    plan = benchmark(plan_receive, st.ratchet, msg, dst, time.time(), PYTHON.chain_step)
+    now = time.time()
+    plan = benchmark(plan_receive, st.ratchet, msg, _digest(msg), dst, now, PYTHON.chain_step)
     assert plan.effects.pq_mixed

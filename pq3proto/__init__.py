@@ -19,6 +19,7 @@ from .errors import (
 )
 from .identity import Device, PrekeyBundle, PublicIdentity
 from .policy import RekeyPolicy
+from .profile import Profile
 from .session import Session, SessionStats
 
 __version__ = "0.1.0"
@@ -33,6 +34,7 @@ __all__ = [
     "MisuseError",
     "PQ3Error",
     "PrekeyBundle",
+    "Profile",
     "PublicIdentity",
     "RekeyPolicy",
     "ReplayError",

@@ -22,7 +22,12 @@ from .policy import RekeyPolicy
 from .session import Session
 
 # Modules that contribute subcommands, each through add_parser(subparsers).
-_SUBCOMMAND_MODULES = ("pq3proto.bench", "pq3proto.vectors.cli", "pq3proto.experiments.cli")
+_SUBCOMMAND_MODULES = (
+    "pq3proto.bench",
+    "pq3proto.vectors.cli",
+    "pq3proto.experiments.cli",
+    "pq3proto.experiments.trace_cli",
+)
 
 _WORDS = (
     "ok see you at noon the train is late call me when you land did you get the file "
@@ -43,7 +48,10 @@ def run_demo(messages: int, seed: int | None, policy: RekeyPolicy, turn_mean: fl
     t0 = time.perf_counter()
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle(), policy=policy)
     first = _payload(rng)
-    b, got = Session.accept(bob, alice.public_identity(), a.encrypt(first), policy=policy)
+    # The demo keeps its devices in memory; a real application persists the device here.
+    b, got = Session.accept(
+        bob, alice.public_identity(), a.encrypt(first), save_device=lambda _: None, policy=policy
+    )
     if got != first:
         print("first message did not decrypt", file=sys.stderr)
         return 1

@@ -55,7 +55,11 @@ KNOWN_FLAGS: Final = FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_
 
 IDENTITY_VERSION: Final = 0x01
 BUNDLE_VERSION: Final = 0x01
-SESSION_STATE_VERSION: Final = 0x01
+# Version 2 records each receiving chain's header digest (spec/06-state.md §1); version 1
+# blobs still load, their chains unchecked until they are dropped.
+SESSION_STATE_VERSION: Final = 0x02
+SESSION_STATE_VERSION_1: Final = 0x01
+HEADER_DIGEST_SIZE: Final = 48  # SHA-384 of a chain header's wire bytes, kept per chain
 DEVICE_STATE_VERSION: Final = 0x01
 
 # ── Limits ──────────────────────────────────────────────────────────────────────────────
@@ -81,6 +85,9 @@ MAX_AUTH_DATA_LENGTH: Final = 1 << 16
 # Session starts a device remembers per prekey to refuse replays (oldest forgotten first).
 MAX_REMEMBERED_SESSION_STARTS: Final = 100_000
 
+# Bytes of SHA-384(ratchet point) that name a chain in a trace (public; 8 hex digits).
+TRACE_CHAIN_ID_BYTES: Final = 4
+
 # Counters in a stored session state (messages, bytes) stay below this, so that no increment
 # of a restored state can overflow its uint64 field; no real session comes near it.
 MAX_STORED_COUNTER: Final = 1 << 62
@@ -92,3 +99,36 @@ DEFAULT_REKEY_SECONDS: Final = 7 * 24 * 3600
 # milliseconds up to a century.
 MAX_REKEY_MESSAGES: Final = 0xFFFF_FFFF
 MAX_REKEY_SECONDS: Final = 100 * 365 * 24 * 3600
+
+# ── Protocol profiles (spec/10-profiles.md) ────────────────────────────────────────────
+# Per-KEM sizes live in kem_table.py, next to the KEM codes; the ML-KEM ones above are theirs.
+MLKEM512_PUBLIC_KEY_SIZE: Final = 800
+MLKEM512_CIPHERTEXT_SIZE: Final = 768
+PROFILE_ENCODING_VERSION: Final = 0x01
+PROFILE_FIXED_SIZE: Final = 6  # version (1) || start KEM (2) || rekey KEM (2) || transport (1)
+PROFILE_CHUNK_PARAMS_SIZE: Final = 3  # chunk size (2) || expansion (1), chunked only
+TRANSPORT_REPEAT: Final = 0x01
+TRANSPORT_FIRST: Final = 0x02
+TRANSPORT_CHUNKED: Final = 0x03
+DEFAULT_START_KEM: Final = "ML-KEM-1024"
+DEFAULT_REKEY_KEM: Final = "ML-KEM-768"
+
+# ── Chunked transport (spec/10-profiles.md §4) ─────────────────────────────────────────
+LABEL_CHUNK_MATERIAL_ID: Final = b"pq3proto chunked material v1"
+CHUNK_KIND_PUBLIC_KEY: Final = 0x01
+CHUNK_KIND_CIPHERTEXT: Final = 0x02
+CHUNK_MATERIAL_ID_SIZE: Final = 4
+# kind (1) || material id (4) || k (2) || n (2) || i (2), then the chunk's bytes
+CHUNK_HEADER_SIZE: Final = 1 + CHUNK_MATERIAL_ID_SIZE + 2 + 2 + 2
+# The code works on 16-bit symbols, one per GF(2^16) element, so a chunk holds whole symbols.
+CHUNK_SYMBOL_SIZE: Final = 2
+# Chunk i is the code's value at the GF(2^16) point i, and n is a uint16: at most 65,535
+# chunks. A chunk is at most 2 KiB, so it never dominates a message.
+MAX_CHUNK_COUNT: Final = 0xFFFF
+MIN_CHUNK_SIZE: Final = 2
+MAX_CHUNK_SIZE: Final = 2048
+DEFAULT_CHUNK_SIZE: Final = 32
+# n = expansion * k chunks are sent in turn; any k rebuild the material.
+MIN_CHUNK_EXPANSION: Final = 1
+MAX_CHUNK_EXPANSION: Final = 255
+DEFAULT_CHUNK_EXPANSION: Final = 4

@@ -51,6 +51,27 @@ class BackendUnavailableError(PQ3Error):
     """A requested backend (a KEM library, the native extension) is not present."""
 
 
+class UnknownKemError(MisuseError):
+    """A KEM name that no profile knows (names are liboqs's, e.g. "ML-KEM-768")."""
+
+
+class ProfileError(MisuseError):
+    """Profile fields that do not make a valid profile (transport, chunk parameters)."""
+
+
+class UnsupportedProfileError(UnsupportedVersionError):
+    """A profile identifier this implementation does not speak, or one not canonical."""
+
+
+class ChunkError(MalformedInputError):
+    """A chunk of KEM material that does not parse or does not fit the material it joins."""
+
+
+class InconsistentChunkError(ChunkError):
+    """Chunks that disagree: the same index twice with different bytes, or a rebuilt
+    material whose identifier or padding does not check out (a forged or corrupt chunk)."""
+
+
 class ClusterError(PQ3Error):
     """The distributed engine failed a run: a task raised, or the cluster could not start."""
 

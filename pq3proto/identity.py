@@ -8,7 +8,9 @@ Not: sessions, chains or messages.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import kem
@@ -28,7 +30,7 @@ from .constants import (
     PREKEY_HASH_SIZE,
 )
 from .encoding import Reader, u32
-from .errors import MalformedInputError, MisuseError, UnsupportedVersionError
+from .errors import MalformedInputError, MisuseError, ReplayError, UnsupportedVersionError
 from .kdf import identity_binding
 from .primitives import (
     SYSTEM_RANDOM,
@@ -144,6 +146,7 @@ class Device:
     _prekey_kem_seed: bytes = field(repr=False)
     _bundle: PrekeyBundle = field(repr=False)
     _seen_starts: OrderedDict[bytes, None] = field(repr=False, default_factory=OrderedDict)
+    _lock: threading.Lock = field(repr=False, default_factory=threading.Lock, compare=False)
 
     # ── Construction ──
 
@@ -210,11 +213,24 @@ class Device:
     def has_seen_start(self, start_id: bytes) -> bool:
         return start_id in self._seen_starts
 
-    def remember_start(self, start_id: bytes) -> None:
-        """Record an accepted session start; called only after the start succeeded."""
-        self._seen_starts[start_id] = None
-        while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
-            self._seen_starts.popitem(last=False)
+    def record_start(self, start_id: bytes, save: Callable[[Device], None]) -> None:
+        """Record an accepted session start and have `save` persist this device with it.
+
+        If save raises, the record is undone and the exception propagates: a start counts as
+        accepted only once the record that refuses its replay is durable.
+        """
+        with self._lock:  # two accepts of one start race here; exactly one records it
+            if start_id in self._seen_starts:
+                raise ReplayError("this session start was already accepted")
+            before = self._seen_starts.copy()
+            self._seen_starts[start_id] = None
+            while len(self._seen_starts) > MAX_REMEMBERED_SESSION_STARTS:
+                self._seen_starts.popitem(last=False)
+            try:
+                save(self)
+            except BaseException:
+                self._seen_starts = before
+                raise
 
     # ── Persistence ──
 

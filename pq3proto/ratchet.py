@@ -20,6 +20,9 @@ PQ rekey, seen from one party (A); B is symmetric:
 
     B, on receiving kemPK_A, stores it; B's next sending chain encapsulates to it and
     mixes kemSS into its own root-key update: one rekey = 1184 B + 1088 B on the wire.
+
+A restored session has no sending chain; its next send opens a continuation chain (a second
+chain in its turn, repeating an open request), which the peer accepts like any new chain.
 """
 
 from __future__ import annotations
@@ -76,11 +79,17 @@ class SendChain:
 
 @dataclass(frozen=True, eq=False)
 class ReceiveChain:
-    """One of the peer's sending chains, known by its ECDH point."""
+    """One of the peer's sending chains, known by its ECDH point.
+
+    header_digest is SHA-384 of the chain header as first accepted; every later message of
+    the chain must carry the same header. None only for a chain restored from a version-1
+    state, which did not record it.
+    """
 
     peer_point: bytes
     chain_key: bytes = field(repr=False)
     next_index: int
+    header_digest: bytes | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +158,11 @@ def start_sending_chain(
     if kem_ss is not None:
         since, last = 0, now
     seed = kem_pk = None
-    if not state.expect_kem and policy.due(since, now - last):
+    if state.expect_kem:
+        # Only a continuation chain (spec/03-ratchet.md §3.4) opens while my request is still
+        # open: it repeats the request, or the peer would lose it and owe nothing.
+        kem_pk = state.my_kem_public
+    elif policy.due(since, now - last):
         seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM768, rng)
     header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
     new_state = evolve(
@@ -166,7 +179,7 @@ def start_sending_chain(
         last_pq_time=last,
     )
     return new_state, Effects(
-        ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=kem_pk is not None
+        ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=seed is not None
     )
 
 
@@ -196,6 +209,7 @@ class ReceivePlan:
 def plan_receive(
     state: RatchetState,
     msg: ParsedMessage,
+    header_digest: bytes,
     dst_recv: bytes,
     now: float,
     step: ChainStep,
@@ -203,6 +217,7 @@ def plan_receive(
     """Locate (or, after an ECDH step, create) the message's chain and the key to open it.
 
     The caller must have verified the message signature. Nothing here is committed.
+    header_digest is SHA-384 of the message's chain header bytes.
     """
     point = msg.header.ecdh_public_key
     effects = NO_EFFECTS
@@ -212,19 +227,23 @@ def plan_receive(
             raise TooFarAheadError("message belongs to a receiving chain already dropped")
         if msg.header.prekey_hash is not None:
             raise MisuseError("message starts a new session: pass it to Session.accept")
-        if not state.awaiting_reply or state.my_ecdh is None:
+        if state.my_ecdh is None:
             raise AuthenticationError("a new ratchet key arrived where none can be")
         if msg.index > MAX_FORWARD_JUMP:
             raise TooFarAheadError(
                 f"message {msg.index} of a new chain; at most {MAX_FORWARD_JUMP} may be skipped"
             )
-        state, effects = _receive_ecdh_step(state, msg.header, dst_recv, now)
+        state, effects = _receive_ecdh_step(state, msg.header, header_digest, dst_recv, now)
         pos = len(state.receiving) - 1
+    else:
+        expected = state.receiving[pos].header_digest
+        if expected is not None and expected != header_digest:
+            raise AuthenticationError("message header differs from its chain's first header")
     return _plan_in_chain(state, pos, msg.index, effects, step)
 
 
 def _receive_ecdh_step(
-    state: RatchetState, header: ChainHeader, dst_recv: bytes, now: float
+    state: RatchetState, header: ChainHeader, header_digest: bytes, dst_recv: bytes, now: float
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
     assert state.my_ecdh is not None and state.my_point is not None
@@ -247,7 +266,7 @@ def _receive_ecdh_step(
     )
     rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
 
-    receiving = (*state.receiving, ReceiveChain(header.ecdh_public_key, ck, 0))
+    receiving = (*state.receiving, ReceiveChain(header.ecdh_public_key, ck, 0, header_digest))
     skipped = state.skipped
     retired = state.retired
     if len(receiving) > MAX_RECEIVING_CHAINS:
@@ -311,7 +330,7 @@ def _plan_in_chain(
     def commit_chain(next_ck: bytes | None) -> RatchetState:
         assert next_ck is not None
         receiving = list(state.receiving)
-        receiving[pos] = ReceiveChain(chain.peer_point, next_ck, index + 1)
+        receiving[pos] = ReceiveChain(chain.peer_point, next_ck, index + 1, chain.header_digest)
         return evolve(
             state,
             receiving=tuple(receiving),
@@ -322,18 +341,22 @@ def _plan_in_chain(
     return ReceivePlan(ck, False, effects, commit_chain)
 
 
-def fast_receive_chain(state: RatchetState, msg: ParsedMessage) -> int:
+def fast_receive_chain(state: RatchetState, msg: ParsedMessage, header_digest: bytes) -> int:
     """Index of the chain that expects exactly this message next, or -1 (the in-order path)."""
     pos = state.find_chain(msg.header.ecdh_public_key)
-    if pos >= 0 and state.receiving[pos].next_index == msg.index:
-        return pos
+    if pos >= 0:
+        chain = state.receiving[pos]
+        if chain.next_index == msg.index and chain.header_digest in (header_digest, None):
+            return pos
     return -1
 
 
 def commit_fast_receive(state: RatchetState, pos: int, next_chain_key: bytes) -> RatchetState:
     chain = state.receiving[pos]
     receiving = list(state.receiving)
-    receiving[pos] = ReceiveChain(chain.peer_point, next_chain_key, chain.next_index + 1)
+    receiving[pos] = ReceiveChain(
+        chain.peer_point, next_chain_key, chain.next_index + 1, chain.header_digest
+    )
     return evolve(
         state, receiving=tuple(receiving), messages_since_pq=state.messages_since_pq + 1
     )

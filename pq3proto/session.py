@@ -1,21 +1,24 @@
 """Sessions: the public API over identities, ratchet and message path (spec/03-ratchet.md §4, §6).
 
 Owns: Session.initiate / accept / encrypt / decrypt / to_bytes / from_bytes, the order of
-checks on receipt, commit-on-success of every state change, and the per-session counters.
+checks on receipt, commit-on-success of every state change, the per-session counters, and
+the rules that keep a (key, IV) pair from ever sealing twice: one lock per session, and a
+restored snapshot never continuing the sending chain it was taken in (spec/06-state.md §3).
 Not: key derivations (kdf.py), the ratchet rules (ratchet.py), byte layouts (wire.py,
-state.py) or the C path (native.py). A Session is not thread-safe; use one per thread.
+state.py) or the C path (native.py).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import kem
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import MisuseError, ReplayError
+from .errors import MisuseError, PQ3Error, ReplayError
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -23,7 +26,7 @@ from .identity import Device, PrekeyBundle, PublicIdentity
 from .kdf import session_dst
 from .message import HotPath, SendingChain, hot_path
 from .policy import RekeyPolicy
-from .primitives import SYSTEM_RANDOM, RandomSource
+from .primitives import SYSTEM_RANDOM, RandomSource, sha384
 from .ratchet import (
     NO_EFFECTS,
     Effects,
@@ -37,10 +40,42 @@ from .ratchet import (
     plan_receive,
     start_sending_chain,
 )
+from .trace import (
+    KemMaterial,
+    TraceEvent,
+    Tracer,
+    WireParts,
+    chain_id,
+    header_material,
+    wire_parts,
+)
 from .wire import ChainHeader, ParsedMessage, parse_message
 
 Clock = Callable[[], float]
+SaveDevice = Callable[[Device], None]
 _MAX_INDEX = 0xFFFF_FFFF
+# Passed by the constructors that build a state this object alone has used (initiate,
+# accept, the store's resume of its own latest commit). Any other state value may have
+# sealed messages elsewhere, so its sending chain is closed (spec/06-state.md §3).
+_FRESH = object()
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise MisuseError(f"{what} must be bytes, not {type(value).__name__}")
+
+
+def _keep_in_memory(_: Device) -> None:
+    return None
+
+
+def close_sending_chain(ratchet: RatchetState) -> RatchetState:
+    """The restore rule: a state that may already have sealed on its chain never seals again
+    on it; the next encrypt opens a continuation chain under a fresh ratchet key."""
+    if ratchet.sending is None:
+        return ratchet
+    return evolve(ratchet, sending=None)
 
 
 @dataclass(frozen=True)
@@ -96,11 +131,14 @@ class Session:
         "_dst_recv",
         "_dst_send",
         "_hot",
+        "_lock",
         "_recv_tail",
         "_rng",
         "_send_ctx",
         "_signer",
         "_state",
+        "_trace_seq",
+        "_tracer",
         "_verifier",
     )
 
@@ -110,11 +148,21 @@ class Session:
         state: SessionState,
         rng: RandomSource = SYSTEM_RANDOM,
         clock: Clock | None = None,
+        *,
+        _origin: object = None,
     ) -> None:
+        """A session over a state value; prefer initiate, accept and from_bytes.
+
+        The state's sending chain is closed unless this package built the state for this
+        object alone, so two Session objects over one value can never seal on one chain.
+        """
         if device.identity != state.me:
             raise MisuseError("this session belongs to another device")
+        if _origin is not _FRESH:
+            state = evolve(state, ratchet=close_sending_chain(state.ratchet))
         self._device = device
         self._state = state
+        self._lock = threading.Lock()
         self._rng = rng
         self._clock: Clock = clock or time.time
         self._hot: HotPath = hot_path()
@@ -122,8 +170,10 @@ class Session:
         self._verifier: Any = self._hot.verifier(state.peer.signing_key)
         self._dst_send = session_dst(state.me.binding(), state.peer.binding())
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding())
+        self._tracer: Tracer | None = None
+        self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
-        self._recv_tail: tuple[ChainHeader, bytes] | None = None
+        self._recv_tail: tuple[ChainHeader, bytes, bytes] | None = None
 
     # ── Starting ──
 
@@ -196,7 +246,7 @@ class Session:
             last_pq_time=now,
         )
         state = SessionState(device.identity, peer, True, policy, ratchet, SessionStats())
-        return cls(device, state, rng, clock)
+        return cls(device, state, rng, clock, _origin=_FRESH)
 
     @classmethod
     def accept(
@@ -205,15 +255,20 @@ class Session:
         peer_identity: bytes,
         wire: bytes,
         *,
+        save_device: SaveDevice,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        tracer: Tracer | None = None,
     ) -> tuple[Session, bytes]:
         """Accept a session from any message of the peer's first chain; returns the plaintext.
 
-        Records the session start on `device` (only on success): the same start is refused
-        a second time, whichever of its messages carries it.
+        The start is recorded on `device` and `save_device(device)` must persist it before
+        the plaintext is released: a device restored from older bytes would accept the same
+        start again. If save_device raises, accept fails and `device` is left unchanged.
         """
-        return cls._accept(device, peer_identity, wire, policy, SYSTEM_RANDOM, clock)
+        return cls._accept(
+            device, peer_identity, wire, save_device, policy, SYSTEM_RANDOM, clock, tracer
+        )
 
     @classmethod
     def accept_deterministic_for_tests(
@@ -223,11 +278,17 @@ class Session:
         wire: bytes,
         rng: RandomSource,
         *,
+        save_device: SaveDevice | None = None,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        tracer: Tracer | None = None,
     ) -> tuple[Session, bytes]:
-        """As accept, drawing later random values from `rng`: for vectors and tests only."""
-        return cls._accept(device, peer_identity, wire, policy, rng, clock)
+        """As accept, drawing later random values from `rng`: for vectors and tests only.
+
+        Without save_device the start is recorded on `device` in memory only.
+        """
+        save = save_device if save_device is not None else _keep_in_memory
+        return cls._accept(device, peer_identity, wire, save, policy, rng, clock, tracer)
 
     @classmethod
     def _accept(
@@ -235,13 +296,15 @@ class Session:
         device: Device,
         peer_identity: bytes,
         wire: bytes,
+        save_device: SaveDevice,
         policy: RekeyPolicy | None,
         rng: RandomSource,
         clock: Clock | None,
+        tracer: Tracer | None,
     ) -> tuple[Session, bytes]:
         policy = policy or RekeyPolicy()
-        peer = PublicIdentity.decode(peer_identity)
-        msg = parse_message(wire)
+        peer = PublicIdentity.decode(_as_bytes(peer_identity, "peer identity"))
+        msg = parse_message(_as_bytes(wire, "message"))
         h = msg.header
         if h.prekey_hash is None or h.start_ciphertext is None:
             raise MisuseError("message does not start a session: use Session.decrypt")
@@ -264,7 +327,9 @@ class Session:
             peer_point=h.ecdh_public_key,
             sending=None,
             awaiting_reply=False,
-            receiving=(ReceiveChain(h.ecdh_public_key, start.chain_key, 0),),
+            receiving=(
+                ReceiveChain(h.ecdh_public_key, start.chain_key, 0, _header_digest(msg)),
+            ),
             skipped={},
             retired=(),
             my_kem_seed=None,
@@ -274,21 +339,38 @@ class Session:
             last_pq_time=now,
         )
         state = SessionState(device.identity, peer, False, policy, ratchet, SessionStats())
-        session = cls(device, state, rng, clock)
-        plaintext, _ = session._open(msg, verified=True)
-        device.remember_start(sid)
+        session = cls(device, state, rng, clock, _origin=_FRESH)
+        session._tracer = tracer
+        plaintext, _ = session._open(msg, verified=True, accepted=True)
+        device.record_start(sid, save_device)
         return session, plaintext
 
     # ── Messages ──
 
     def encrypt(self, plaintext: bytes, auth_data: bytes = b"") -> bytes:
-        """Seal one message to the peer. auth_data travels in clear and is signed."""
+        """Seal one message to the peer. auth_data travels in clear and is signed.
+
+        Safe to call from several threads: calls on one session are serialized.
+        """
+        if type(plaintext) is not bytes:
+            plaintext = _as_bytes(plaintext, "plaintext")
+        if type(auth_data) is not bytes:
+            auth_data = _as_bytes(auth_data, "auth data")
         if len(plaintext) > MAX_PLAINTEXT_LENGTH or len(auth_data) > MAX_AUTH_DATA_LENGTH:
             raise MisuseError("plaintext or auth data exceeds the protocol limits")
+        with self._lock:
+            return self._encrypt(plaintext, auth_data)
+
+    def _encrypt(self, plaintext: bytes, auth_data: bytes) -> bytes:
         st = self._state
         r = st.ratchet
         effects = NO_EFFECTS
         if r.sending is None:
+            if not r.receiving:
+                raise MisuseError(
+                    "this session was restored from a snapshot taken before the peer's "
+                    "first reply: it can receive, but cannot send until the reply arrives"
+                )
             r, effects = start_sending_chain(
                 r, self._dst_send, st.policy, self._clock(), self._rng
             )
@@ -305,7 +387,15 @@ class Session:
             self._rng.deterministic,
         )
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
-        self._state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        if self._tracer is not None:
+            header = r.sending.header
+            self._emit(
+                "send", header, r.sending.next_index, effects.ecdh_step,
+                effects.kem_requested, effects.pq_mixed,
+                len(self._chain_context(header).header_bytes), len(auth_data), len(plaintext),
+            )
+        self._state = new_state
         return wire
 
     def decrypt(self, wire: bytes) -> bytes:
@@ -314,15 +404,27 @@ class Session:
 
     def decrypt_with_auth_data(self, wire: bytes) -> tuple[bytes, bytes]:
         """Open one message; returns (plaintext, the sender's auth data)."""
-        msg = parse_message(wire)
-        return self._open(msg, verified=False)
+        if type(wire) is not bytes:
+            wire = _as_bytes(wire, "message")
+        with self._lock:
+            if self._tracer is None:
+                return self._open(parse_message(wire), verified=False)
+            msg = None
+            try:
+                msg = parse_message(wire)
+                return self._open(msg, verified=False)
+            except PQ3Error as e:
+                self._emit_refused(msg, type(e).__name__)
+                raise
 
-    def _open(self, msg: ParsedMessage, verified: bool) -> tuple[bytes, bytes]:
+    def _open(
+        self, msg: ParsedMessage, verified: bool, accepted: bool = False
+    ) -> tuple[bytes, bytes]:
         st = self._state
         r = st.ratchet
-        tail = self._signature_tail(msg.header)
+        tail, digest = self._header_values(msg)
         verifier = None if verified else self._verifier
-        pos = fast_receive_chain(r, msg)
+        pos = fast_receive_chain(r, msg, digest)
         if pos >= 0:
             pt, next_ck = self._hot.open(r.receiving[pos].chain_key, False, msg, tail, verifier)
             assert next_ck is not None
@@ -330,19 +432,30 @@ class Session:
         else:
             if verifier is not None:
                 self._hot.verify(msg, tail, verifier)
-            plan = plan_receive(r, msg, self._dst_recv, self._clock(), self._hot.chain_step)
+            plan = plan_receive(
+                r, msg, digest, self._dst_recv, self._clock(), self._hot.chain_step
+            )
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
-        self._state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
+        new_state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
+        if self._tracer is not None:
+            self._emit(
+                "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
+                effects.pq_mixed, msg.header_length, len(msg.auth_data), len(msg.ciphertext),
+            )
+        self._state = new_state
         return pt, msg.auth_data
 
-    def _signature_tail(self, header: ChainHeader) -> bytes:
+    def _header_values(self, msg: ParsedMessage) -> tuple[bytes, bytes]:
+        """The signed tail and the digest of the message's chain header, cached per chain."""
+        header = msg.header
         cached = self._recv_tail
         if cached is not None and cached[0] is header:
-            return cached[1]
+            return cached[1], cached[2]
         tail = header.signature_tail(self._dst_recv)
-        self._recv_tail = (header, tail)
-        return tail
+        digest = _header_digest(msg)
+        self._recv_tail = (header, tail, digest)
+        return tail, digest
 
     def _chain_context(self, header: ChainHeader) -> SendingChain:
         cached = self._send_ctx
@@ -353,6 +466,73 @@ class Session:
         )
         self._send_ctx = (header, ctx)
         return ctx
+
+    # ── Trace ──
+
+    @property
+    def tracer(self) -> Tracer | None:
+        """Called with one TraceEvent per message sealed, opened or refused (docs/trace.md).
+
+        Called before the step commits, with the session's lock held: if the tracer raises,
+        the step fails unchanged; it must not call back into this session.
+        """
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer | None) -> None:
+        self._tracer = tracer
+
+    def _emit(
+        self,
+        direction: Literal["send", "receive"],
+        header: ChainHeader,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        header_length: int,
+        auth_data: int,
+        ciphertext: int,
+    ) -> None:
+        material = header_material(header)
+        self._send_event(
+            direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested, completed,
+            wire_parts(header_length, material, auth_data, ciphertext), material, None,
+        )
+
+    def _emit_refused(self, msg: ParsedMessage | None, error: str) -> None:
+        if msg is None:
+            parts = WireParts(0, 0, 0, 0, 0, 0)
+            self._send_event("receive", "", -1, False, False, False, parts, (), error)
+            return
+        material = header_material(msg.header)
+        parts = wire_parts(
+            msg.header_length, material, len(msg.auth_data), len(msg.ciphertext)
+        )
+        self._send_event(
+            "receive", chain_id(msg.header.ecdh_public_key), msg.index, False, False, False,
+            parts, material, error,
+        )
+
+    def _send_event(
+        self,
+        direction: Literal["send", "receive"],
+        chain: str,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        parts: WireParts,
+        material: tuple[KemMaterial, ...],
+        error: str | None,
+    ) -> None:
+        assert self._tracer is not None
+        event = TraceEvent(
+            self._trace_seq, self._clock(), str(self._state.me), direction, chain, index,
+            ecdh_step, requested, completed, material, parts, error,
+        )
+        self._tracer(event)
+        self._trace_seq += 1
 
     # ── Inspection and persistence ──
 
@@ -382,11 +562,17 @@ class Session:
         """Serialize the session. The result holds secrets and must be stored as such."""
         from .state import encode_session_state
 
-        return encode_session_state(self._state)
+        with self._lock:
+            return encode_session_state(self._state)
 
     @classmethod
     def from_bytes(cls, blob: bytes, device: Device, *, clock: Clock | None = None) -> Session:
-        """Restore a session for `device`; the blob must belong to it."""
+        """Restore a session for `device`; the blob must belong to it.
+
+        A snapshot may be older than messages already sent, so the restored session never
+        continues the sending chain the snapshot was taken in: its first encrypt opens a
+        new chain (one P-256 key generation and ECDH on each side, spec/06-state.md §3).
+        """
         return cls._from_bytes(blob, device, SYSTEM_RANDOM, clock)
 
     @classmethod
@@ -402,13 +588,34 @@ class Session:
     ) -> Session:
         from .state import decode_session_state
 
-        state = decode_session_state(blob)
+        state = decode_session_state(_as_bytes(blob, "session state"))
         if state.me != device.identity:
             raise MisuseError("session state belongs to another device")
         return cls(device, state, rng, clock)
+
+    @classmethod
+    def _resume_latest(
+        cls, blob: bytes, device: Device, rng: RandomSource, clock: Clock | None
+    ) -> Session:
+        """Restore a blob that is the latest committed state and that no other object holds.
+
+        Only for a store whose every encrypt commits the new state with its wire bytes in one
+        transaction, and which loads and commits under one write lock: its blob cannot be
+        behind a message already sealed, so continuing its sending chain is safe.
+        """
+        from .state import decode_session_state
+
+        state = decode_session_state(blob)
+        if state.me != device.identity:
+            raise MisuseError("session state belongs to another device")
+        return cls(device, state, rng, clock, _origin=_FRESH)
 
     def __repr__(self) -> str:
         s = self._state.stats
         me, peer = self._state.me, self._state.peer
         return f"Session({me} -> {peer}, sent={s.sent}, received={s.received})"
 
+
+
+def _header_digest(msg: ParsedMessage) -> bytes:
+    return sha384(msg.raw[: msg.header_length])

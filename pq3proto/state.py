@@ -12,6 +12,7 @@ import struct
 from . import kem
 from .constants import (
     CHAIN_KEY_SIZE,
+    HEADER_DIGEST_SIZE,
     KEM_SEED_SIZE,
     MAX_RECEIVING_CHAINS,
     MAX_RETIRED_CHAINS,
@@ -23,6 +24,7 @@ from .constants import (
     P256_SCALAR_SIZE,
     ROOT_KEY_SIZE,
     SESSION_STATE_VERSION,
+    SESSION_STATE_VERSION_1,
 )
 from .encoding import Reader, lp, u32, u64
 from .errors import MalformedInputError, PQ3Error, UnsupportedVersionError
@@ -42,8 +44,12 @@ def _opt(value: bytes | None) -> bytes:
 
 
 def encode_session_state(s: SessionState) -> bytes:
+    return _encode(s, SESSION_STATE_VERSION)
+
+
+def _encode(s: SessionState, version: int) -> bytes:
     r = s.ratchet
-    out = [bytes((SESSION_STATE_VERSION,)), s.me.encode(), s.peer.encode()]
+    out = [bytes((version,)), s.me.encode(), s.peer.encode()]
     out.append(bytes((int(s.initiator),)) + s.policy.encode())
     scalar = r.my_ecdh.scalar() if r.my_ecdh is not None else None
     out.append(r.root_key + _opt(scalar) + r.peer_point)
@@ -55,6 +61,8 @@ def encode_session_state(s: SessionState) -> bytes:
     out.append(bytes((int(r.awaiting_reply), len(r.receiving))))
     for c in r.receiving:
         out.append(c.peer_point + c.chain_key + u64(c.next_index))
+        if version != SESSION_STATE_VERSION_1:
+            out.append(_opt(c.header_digest))
     out.append(u32(len(r.skipped)))
     for (point, index), mk in r.skipped.items():
         out.append(point + u32(index) + mk)
@@ -93,7 +101,7 @@ def decode_session_state(blob: bytes) -> SessionState:
         raise
     except (ValueError, OverflowError) as e:
         raise MalformedInputError(f"session state: {type(e).__name__}") from None
-    if encode_session_state(state) != blob:
+    if _encode(state, blob[0]) != blob:
         raise MalformedInputError("session state: not in canonical form")
     return state
 
@@ -101,7 +109,7 @@ def decode_session_state(blob: bytes) -> SessionState:
 def _decode(blob: bytes) -> SessionState:
     r = Reader(blob, "session state")
     version = r.u8("version")
-    if version != SESSION_STATE_VERSION:
+    if version not in (SESSION_STATE_VERSION, SESSION_STATE_VERSION_1):
         raise UnsupportedVersionError(f"session state version {version} is not supported")
     me = PublicIdentity._read(r)
     peer = PublicIdentity._read(r)
@@ -126,7 +134,12 @@ def _decode(blob: bytes) -> SessionState:
         raise MalformedInputError("session state: too many receiving chains")
     receiving = tuple(
         ReceiveChain(
-            _read_point(r, "chain point"), r.take(CHAIN_KEY_SIZE, "chain key"), r.u64("index")
+            _read_point(r, "chain point"),
+            r.take(CHAIN_KEY_SIZE, "chain key"),
+            r.u64("index"),
+            None
+            if version == SESSION_STATE_VERSION_1
+            else _read_opt(r, HEADER_DIGEST_SIZE, "chain header digest"),
         )
         for _ in range(n_recv)
     )

@@ -70,6 +70,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+def _saved_by_the_step(_: Device) -> None:
+    """accept's save_device: the step writes the device in the same transaction."""
+
+
 class StoreError(PQ3Error):
     """The database cannot be opened or used (corrupt file, foreign schema, I/O failure)."""
 
@@ -221,7 +225,7 @@ class SessionStore:
             blob = self._session_blob(self._db, local, peer)
         if blob is None:
             raise MisuseError(f"no session {local} -> {peer}")
-        return self._restore(blob, device)
+        return Session.from_bytes(blob, device, clock=self._clock)
 
     # ── Messages ──
 
@@ -347,11 +351,9 @@ class SessionStore:
         )
 
     def _restore(self, blob: bytes, device: Device) -> Session:
-        if self._rng.deterministic:
-            return Session.from_bytes_deterministic_for_tests(
-                blob, device, self._rng, clock=self._clock
-            )
-        return Session.from_bytes(blob, device, clock=self._clock)
+        # Every step loads and commits under BEGIN IMMEDIATE, and encrypt commits the state
+        # with its wire bytes, so the stored blob is never behind a sealed message.
+        return Session._resume_latest(blob, device, self._rng, self._clock)
 
     def _initiate(
         self, device: Device, peer_identity: bytes, bundle: bytes, policy: RekeyPolicy | None
@@ -369,7 +371,14 @@ class SessionStore:
             return Session.accept_deterministic_for_tests(
                 device, peer_identity, wire, self._rng, policy=policy, clock=self._clock
             )
-        return Session.accept(device, peer_identity, wire, policy=policy, clock=self._clock)
+        return Session.accept(
+            device,
+            peer_identity,
+            wire,
+            save_device=_saved_by_the_step,
+            policy=policy,
+            clock=self._clock,
+        )
 
     @staticmethod
     def _starts_new_session(session: Session, wire: bytes) -> bool:

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pq3proto import Device, RekeyPolicy, Session
 
 
+def SAVE_IN_MEMORY(_: Device) -> None:
+    """accept's save_device for tests whose devices live in memory only."""
+
+
 class ManualClock:
     """A clock the test moves by hand."""
 
@@ -40,7 +44,12 @@ def new_pair(
         alice_dev, bob_dev.public_identity(), bob_dev.prekey_bundle(), policy=policy, clock=clock
     )
     bob, got = Session.accept(
-        bob_dev, alice_dev.public_identity(), alice.encrypt(first), policy=policy, clock=clock
+        bob_dev,
+        alice_dev.public_identity(),
+        alice.encrypt(first),
+        save_device=SAVE_IN_MEMORY,
+        policy=policy,
+        clock=clock,
     )
     assert got == first
     return Pair(alice_dev, bob_dev, alice, bob)

@@ -280,15 +280,25 @@ def test_openssl_itself_rejects_unreduced_keys() -> None:
 
 
 def test_unknown_parameter_set() -> None:
-    mlkem512 = KemParams("ML-KEM-512", 800, 768)
+    unknown = KemParams("ML-KEM-2048", 800, 768)
     for name in USABLE:
         backend = kem.get_backend(name)
         with pytest.raises(MisuseError):
-            backend.public_key_from_seed(mlkem512, bytes(64))
+            backend.public_key_from_seed(unknown, bytes(64))
         with pytest.raises(MisuseError):
-            backend.validate_public_key(mlkem512, bytes(800))
+            backend.validate_public_key(unknown, bytes(800))
         with pytest.raises(MisuseError):
-            backend.decapsulate(mlkem512, bytes(64), bytes(768))
+            backend.decapsulate(unknown, bytes(64), bytes(768))
+
+
+def test_openssl_has_no_mlkem512() -> None:
+    """`cryptography` offers ML-KEM-768 and -1024 only: 512 is unavailable there, not unknown."""
+    backend = kem.get_backend("openssl")
+    with pytest.raises(BackendUnavailableError, match="ML-KEM-512"):
+        backend.public_key_from_seed(kem.MLKEM512, bytes(64))
+    with pytest.raises(BackendUnavailableError, match="ML-KEM-512"):
+        kem.named("ML-KEM-512", backend)
+    assert "ML-KEM-512" not in kem.names(backend)
 
 
 def test_errors_are_pq3_errors() -> None:

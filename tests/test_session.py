@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from helpers import ManualClock, new_pair
+from helpers import SAVE_IN_MEMORY, ManualClock, new_pair
 
 from pq3proto import (
     AuthenticationError,
@@ -26,6 +26,9 @@ from pq3proto.constants import (
     MLKEM768_CIPHERTEXT_SIZE,
     MLKEM768_PUBLIC_KEY_SIZE,
 )
+from pq3proto.ratchet import evolve
+from pq3proto.session import close_sending_chain
+from pq3proto.state import encode_session_state
 from pq3proto.wire import parse_message
 
 pytestmark = pytest.mark.usefixtures("hot_path_name")
@@ -42,7 +45,7 @@ def test_readme_api_example() -> None:
         policy=RekeyPolicy(every_messages=50, max_age_seconds=7 * 86400),
     )
     w1: bytes = a.encrypt(b"hello")
-    b, first = Session.accept(bob, alice.public_identity(), w1)
+    b, first = Session.accept(bob, alice.public_identity(), w1, save_device=SAVE_IN_MEMORY)
     assert first == b"hello"
     w2 = b.encrypt(b"hi")
     assert a.decrypt(w2) == b"hi"
@@ -342,14 +345,14 @@ def test_session_start_replay_is_rejected() -> None:
     alice = Device.generate("tel:+1555", 7)
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle())
     w0, w1 = a.encrypt(b"first"), a.encrypt(b"second")
-    b, _ = Session.accept(bob, alice.public_identity(), w0)
+    b, _ = Session.accept(bob, alice.public_identity(), w0, save_device=SAVE_IN_MEMORY)
     with pytest.raises(ReplayError):
-        Session.accept(bob, alice.public_identity(), w0)
+        Session.accept(bob, alice.public_identity(), w0, save_device=SAVE_IN_MEMORY)
     with pytest.raises(ReplayError):  # another message of the same start
-        Session.accept(bob, alice.public_identity(), w1)
+        Session.accept(bob, alice.public_identity(), w1, save_device=SAVE_IN_MEMORY)
     restored = Device.from_bytes(bob.to_bytes())
     with pytest.raises(ReplayError):
-        Session.accept(restored, alice.public_identity(), w0)
+        Session.accept(restored, alice.public_identity(), w0, save_device=SAVE_IN_MEMORY)
     assert b.decrypt(w1) == b"second"
     with pytest.raises(MisuseError):
         b.decrypt(Session.initiate(alice, bob.public_identity(), bob.prekey_bundle()).encrypt(b"x"))
@@ -360,7 +363,7 @@ def test_out_of_order_session_start() -> None:
     alice = Device.generate("tel:+1555", 7)
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle())
     ws = [a.encrypt(b"%d" % i) for i in range(4)]
-    b, pt = Session.accept(bob, alice.public_identity(), ws[2])
+    b, pt = Session.accept(bob, alice.public_identity(), ws[2], save_device=SAVE_IN_MEMORY)
     assert pt == b"2"
     assert [b.decrypt(ws[i]) for i in (0, 3, 1)] == [b"0", b"3", b"1"]
 
@@ -410,8 +413,8 @@ def test_wrong_peer_identity_fails_authentication() -> None:
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle())
     w = a.encrypt(b"hi")
     with pytest.raises(AuthenticationError):
-        Session.accept(bob, eve.public_identity(), w)
-    assert Session.accept(bob, alice.public_identity(), w)[1] == b"hi"
+        Session.accept(bob, eve.public_identity(), w, save_device=SAVE_IN_MEMORY)
+    assert Session.accept(bob, alice.public_identity(), w, save_device=SAVE_IN_MEMORY)[1] == b"hi"
 
 
 # ── Persistence ──
@@ -425,7 +428,9 @@ def test_persistence_with_skipped_keys_and_a_rekey_in_flight() -> None:
     assert p.bob.state.ratchet.expect_kem
     bob2 = Session.from_bytes(p.bob.to_bytes(), p.bob_device)
     alice2 = Session.from_bytes(p.alice.to_bytes(), p.alice_device)
-    assert bob2.to_bytes() == p.bob.to_bytes()
+    # Restoring closes the open sending chain (spec/06-state.md §3) and changes nothing else.
+    closed = evolve(p.bob.state, ratchet=close_sending_chain(p.bob.state.ratchet))
+    assert bob2.to_bytes() == encode_session_state(closed) != p.bob.to_bytes()
     assert [bob2.decrypt(held[i]) for i in (1, 0, 2)] == [b"held 1", b"held 0", b"held 2"]
     assert alice2.decrypt(ask) == b"rekey asked"
     assert bob2.decrypt(alice2.encrypt(b"answer")) == b"answer"

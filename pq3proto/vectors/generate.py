@@ -856,7 +856,6 @@ def conversation_file() -> Json:
 
     c = ConversationBuilder("restore", EVERY_TURN, SEED_PREFIX)
     c.initiate()
-    c.restore(A)  # before the first message
     m = [c.send(A) for _ in range(3)]
     c.deliver(B, m[0])
     c.restore(B)  # right after accept
@@ -864,7 +863,10 @@ def conversation_file() -> Json:
     c.restore(B)  # holding a skipped key
     c.deliver(B, m[1])
     _turns(c, [2, 2], first=B)
-    c.restore(A)  # with a rekey request open
+    c.restore(A)  # with a rekey request open and a sending chain open
+    m = [c.send(A) for _ in range(2)]  # a continuation chain, repeating the request
+    c.deliver(B, m[1])
+    c.deliver(B, m[0])
     c.restore(B)
     _turns(c, [1, 3, 1], first=B)
     m = [c.send(A) for _ in range(2)]
