@@ -1,0 +1,273 @@
+"""The `pq3proto bench` command: arguments, one run end to end, the JSON document.
+
+Owns: argument parsing and validation, the order of a run (floor rounds between the
+repetitions, single-worker baseline, the --compare run on the Python path) and the JSON
+result (schema "pq3proto-bench/1", described in benchmarks/README.md).
+Not: the loops (workloads.py), statistics (runs.py), floors (floors.py), summary (report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ..benchmarks_support import (
+    cpu_idle_fraction,
+    load_average,
+    machine_info,
+    resolve_path,
+    revision_info,
+    selected_path,
+)
+from ..errors import MisuseError
+from ..policy import RekeyPolicy
+from .floors import FloorMeter
+from .report import format_summary
+from .runs import measure
+from .spec import DEFAULT_MESSAGES, SCHEMA, WORKLOADS, BenchSpec, describe_counts
+
+
+def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
+    if args.workload not in WORKLOADS:
+        raise MisuseError(f"unknown workload {args.workload!r}")
+    messages = args.messages if args.messages is not None else DEFAULT_MESSAGES[args.workload]
+    if messages < 1 or args.repeat < 1 or args.workers < 1 or args.recipients < 1:
+        raise MisuseError("--messages, --repeat, --workers and --recipients must be >= 1")
+    if not 0.0 <= args.turn_rate <= 1.0:
+        raise MisuseError("--turn-rate must be a probability in [0, 1]")
+    if args.payload < 0 or args.batch < 1:
+        raise MisuseError("--payload must be >= 0 and --batch >= 1")
+    RekeyPolicy.parse(args.policy)  # fail early on a bad policy
+    warmup = args.warmup if args.warmup is not None else min(messages, 2_000)
+    return BenchSpec(
+        workload=args.workload,
+        path=path,
+        messages=messages,
+        payload=args.payload,
+        policy=args.policy,
+        turn_rate=args.turn_rate,
+        recipients=args.recipients,
+        batch=args.batch,
+        include_parse=args.include_parse,
+        seed=args.seed,
+        warmup=warmup,
+    )
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Run what the arguments ask and return the JSON-ready result."""
+    path = resolve_path(args.path)
+    spec = _spec_from_args(args, path)
+    show = _progress_enabled(args)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = load_average()
+    idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
+    floor: FloorMeter | None = None
+    if spec.workload in ("full", "pingpong"):
+        with selected_path(path):
+            floor = FloorMeter(spec, args.floor_messages)
+    local_between = floor.round if floor is not None else None
+    results = measure(
+        spec,
+        args.repeat,
+        args.workers,
+        show,
+        f"{path} x{args.workers}",
+        local_between if args.workers == 1 else None,
+    )
+    if args.workers > 1:
+        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)", local_between)
+        results["single_worker"] = single
+        results["scaling_efficiency"] = results["messages_per_second"]["median"] / (
+            args.workers * single["messages_per_second"]["median"]
+        )
+        one_core = single["messages_per_second"]["median"]
+    else:
+        one_core = results["messages_per_second"]["median"]
+    if floor is not None:
+        with selected_path(path):
+            floor_doc = floor.summary()
+        results["floor"] = floor_doc
+        if spec.workload == "full":
+            results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
+        else:
+            results["pingpong_over_floor"] = one_core / floor_doc["turn_messages_per_second"]
+    if args.compare:
+        results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
+    load_after = load_average()
+    params = asdict(spec)
+    params.update(
+        repeat=args.repeat,
+        workers=args.workers,
+        path_requested=args.path,
+        turn_rate_effective=spec.effective_turn_rate(),
+        compare=args.compare,
+        compare_messages=_compare_messages(args, spec) if args.compare else None,
+        floor_messages=args.floor_messages if spec.workload in ("full", "pingpong") else None,
+    )
+    return {
+        "schema": SCHEMA,
+        "workload": spec.workload,
+        "path": path,
+        "workers": args.workers,
+        "messages_per_second": results["messages_per_second"]["median"],
+        "counts": describe_counts(spec),
+        "aggregation": (
+            "per repetition: all workers' counted messages / the slowest worker's timed "
+            "seconds (workers start each repetition together); statistics over repetitions"
+        ),
+        "machine": machine_info(),
+        "revision": revision_info(),
+        "started_at": started,
+        "load_average": {"before": load_before, "after": load_after},
+        "cpu_idle_before": idle_before,
+        "parameters": params,
+        "results": results,
+    }
+
+
+def _compare_messages(args: argparse.Namespace, spec: BenchSpec) -> int:
+    if args.compare_messages is not None:
+        return int(args.compare_messages)
+    return max(min(spec.messages, 1_000), spec.messages // 10)
+
+
+def _compare(args: argparse.Namespace, spec: BenchSpec, show: bool, rate: float) -> dict[str, Any]:
+    """The same workload on the Python path, same workers, in the same run."""
+    if spec.path == "python":
+        return {"note": "the run's own path is python: nothing to compare against"}
+    py_spec = replace(
+        spec,
+        path="python",
+        messages=_compare_messages(args, spec),
+        warmup=min(spec.warmup, _compare_messages(args, spec)),
+    )
+    py = measure(py_spec, args.repeat, args.workers, show, f"python x{args.workers}")
+    return {
+        "python": py,
+        "python_messages": py_spec.messages,
+        "native_over_python": rate / py["messages_per_second"]["median"],
+    }
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    if args.progress == "on":
+        return True
+    if args.progress == "off":
+        return False
+    return sys.stderr.isatty()
+
+
+def _bench_main(args: argparse.Namespace) -> int:
+    doc = run_bench(args)
+    print(format_summary(doc))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        print(f"  json        {args.json}")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `pq3proto bench`."""
+    p = subparsers.add_parser(
+        "bench",
+        help="measure messages/s of a workload and say exactly what is counted",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    p.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="symmetric",
+        help="symmetric | full | pingpong | fanout (default symmetric)",
+    )
+    p.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="messages per repetition per worker (fanout: user messages); default "
+        + ", ".join(f"{k} {v:,}" for k, v in DEFAULT_MESSAGES.items()),
+    )
+    p.add_argument("--payload", type=int, default=140, help="payload bytes (default 140)")
+    p.add_argument(
+        "--policy",
+        default="default",
+        help="rekey policy: default | never | every-turn | N | N:SECONDS",
+    )
+    p.add_argument(
+        "--turn-rate",
+        type=float,
+        default=0.1,
+        help="full: probability of a direction change per message (default 0.1)",
+    )
+    p.add_argument(
+        "--recipients",
+        type=int,
+        default=5,
+        help="fanout: recipient devices per user message (default 5)",
+    )
+    p.add_argument("--repeat", type=int, default=5, help="repetitions (default 5)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own conversations (default 1)",
+    )
+    p.add_argument(
+        "--path",
+        choices=("native", "python", "auto"),
+        default="auto",
+        help="hot path (sets PQ3PROTO_NATIVE for the run; default auto)",
+    )
+    p.add_argument(
+        "--compare", action="store_true", help="also run the Python path and report native/python"
+    )
+    p.add_argument(
+        "--compare-messages",
+        type=int,
+        default=None,
+        help="messages per repetition of the Python run (default messages/10)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=64,
+        help="symmetric: messages per seal_batch/open_batch call (default 64)",
+    )
+    p.add_argument(
+        "--include-parse",
+        action="store_true",
+        help="symmetric: count the receiver's parse_message in the timed work",
+    )
+    p.add_argument(
+        "--floor-messages",
+        type=int,
+        default=4096,
+        help="full, pingpong: messages per round of the floor measurement",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="untimed messages before the first repetition (default 2,000)",
+    )
+    p.add_argument(
+        "--idle-sample",
+        type=float,
+        default=1.0,
+        help="seconds of /proc/stat sampling before the run to record idle CPU (0: skip)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="seed of payloads and turns")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    p.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON")
+    p.set_defaults(func=_bench_main)
