@@ -3,7 +3,7 @@
 Owns: building a started two-device conversation and the raw chain of one direction from it,
 the machine / revision / load description every result carries, the numpy statistics of
 rates and latencies, choosing the hot path for a run, and a tiny stderr progress bar.
-Not: the workloads and the command (bench.py), or any protocol code: everything here goes
+Not: the workloads and the command (pq3proto/bench/), or any protocol code: everything here goes
 through the public Session / HotPath interfaces.
 """
 
