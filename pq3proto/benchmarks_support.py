@@ -41,8 +41,10 @@ __all__ = [
     "native_available",
     "one_way_chain",
     "rate_stats",
+    "resolve_kem",
     "resolve_path",
     "revision_info",
+    "selected_kem",
     "selected_path",
 ]
 
@@ -64,7 +66,8 @@ def make_pair_between(
 ) -> tuple[Session, Session]:
     """A started session between two given devices, after one exchange each way."""
     a = Session.initiate(alice, bob.public_identity(), bob.prekey_bundle(), policy=policy)
-    b, first = Session.accept(bob, alice.public_identity(), a.encrypt(b"hello"), policy=policy)
+    res = Session.accept(bob, alice.public_identity(), a.encrypt(b"hello"), policy=policy)
+    b, first = res[0], res[1]  # accept may also return the device's new value
     if first != b"hello" or a.decrypt(b.encrypt(b"hello back")) != b"hello back":
         raise MisuseError("benchmark setup: the session start did not round-trip")
     return a, b
@@ -118,9 +121,14 @@ def native_available() -> bool:
 
 
 def resolve_path(choice: str) -> str:
-    """'native' | 'python' | 'auto' to the concrete path; 'native' without the C path raises."""
+    """'native' | 'python' | 'auto' to the concrete path; 'native' without the C path raises.
+
+    'auto' is the path sessions would use now: it follows PQ3PROTO_NATIVE.
+    """
     if choice == "auto":
-        return "native" if native_available() else "python"
+        from . import native
+
+        return native.active_path()
     if choice == "native":
         if not native_available():
             from . import native
@@ -146,6 +154,29 @@ def selected_path(path: str) -> Iterator[None]:
             os.environ.pop(ENV_NATIVE, None)
         else:
             os.environ[ENV_NATIVE] = old
+
+
+def resolve_kem(name: str | None) -> str:
+    """The KEM backend a run uses: `name`, else $PQ3PROTO_KEM, else the default; checked."""
+    from . import kem
+
+    return kem.get_backend(name).name
+
+
+@contextmanager
+def selected_kem(name: str) -> Iterator[None]:
+    """Set PQ3PROTO_KEM for the block (workers inherit it) and restore it afterwards."""
+    from . import kem
+
+    old = os.environ.get(kem.ENV_BACKEND)
+    os.environ[kem.ENV_BACKEND] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(kem.ENV_BACKEND, None)
+        else:
+            os.environ[kem.ENV_BACKEND] = old
 
 
 def check_path(hot: HotPath, path: str) -> None:

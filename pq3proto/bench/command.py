@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..benchmarks_support import (
+    ENV_NATIVE,
     cpu_idle_fraction,
     load_average,
     machine_info,
+    resolve_kem,
     resolve_path,
     revision_info,
+    selected_kem,
     selected_path,
 )
 from ..errors import MisuseError
 from ..policy import RekeyPolicy
+from .compare import DEFAULT_THRESHOLD, run_compare
 from .floors import FloorMeter
 from .report import format_summary
 from .runs import measure
-from .spec import DEFAULT_MESSAGES, SCHEMA, WORKLOADS, BenchSpec, describe_counts
+from .spec import DEFAULT_MESSAGES, PROFILE, SCHEMA, WORKLOADS, BenchSpec, describe_counts
 
 
 def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
@@ -60,42 +65,55 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run what the arguments ask and return the JSON-ready result."""
+    path_env = os.environ.get(ENV_NATIVE)
     path = resolve_path(args.path)
+    kem_name = resolve_kem(args.kem)
     spec = _spec_from_args(args, path)
+    with selected_kem(kem_name):
+        return _run(args, spec, path_env, kem_name)
+
+
+def _run(
+    args: argparse.Namespace, spec: BenchSpec, path_env: str | None, kem_name: str
+) -> dict[str, Any]:
+    path = spec.path
     show = _progress_enabled(args)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_before = load_average()
     idle_before = cpu_idle_fraction(args.idle_sample) if args.idle_sample > 0 else None
-    floor: FloorMeter | None = None
-    if spec.workload in ("full", "pingpong"):
-        with selected_path(path):
-            floor = FloorMeter(spec, args.floor_messages)
-    local_between = floor.round if floor is not None else None
+    with selected_path(path):
+        floor = FloorMeter(spec, args.floor_messages)
     results = measure(
         spec,
         args.repeat,
         args.workers,
         show,
         f"{path} x{args.workers}",
-        local_between if args.workers == 1 else None,
+        floor.round if args.workers == 1 else None,
     )
+    base = results
     if args.workers > 1:
-        single = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)", local_between)
-        results["single_worker"] = single
+        base = measure(spec, args.repeat, 1, show, f"{path} x1 (baseline)", floor.round)
+        results["single_worker"] = base
         results["scaling_efficiency"] = results["messages_per_second"]["median"] / (
-            args.workers * single["messages_per_second"]["median"]
+            args.workers * base["messages_per_second"]["median"]
         )
-        one_core = single["messages_per_second"]["median"]
-    else:
-        one_core = results["messages_per_second"]["median"]
-    if floor is not None:
-        with selected_path(path):
-            floor_doc = floor.summary()
-        results["floor"] = floor_doc
-        if spec.workload == "full":
-            results["full_over_floor"] = one_core / floor_doc["messages_per_second"]
-        else:
-            results["pingpong_over_floor"] = one_core / floor_doc["turn_messages_per_second"]
+    one_core = base["messages_per_second"]["median"]
+    counted = sum(base["messages_per_repetition"])
+    ev = base["events"]
+    turns = ev.get("direction_changes", 0) / counted
+    rekeys = ev.get("pq_secrets_mixed_both_sides", 0) / 2 / counted
+    floor_doc = floor.summary(turns, rekeys)
+    results["floor"] = floor_doc
+    results["over_floor"] = one_core / floor_doc["messages_per_second"]
+    results["over_floor_per_repetition"] = [
+        rate / fl
+        for rate, fl in zip(
+            base["messages_per_second"]["repetitions"],
+            floor_doc["messages_per_second_per_round"],
+            strict=True,
+        )
+    ]
     if args.compare:
         results["compare"] = _compare(args, spec, show, results["messages_per_second"]["median"])
     load_after = load_average()
@@ -104,15 +122,19 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         repeat=args.repeat,
         workers=args.workers,
         path_requested=args.path,
+        path_env=path_env,
+        kem_requested=args.kem,
         turn_rate_effective=spec.effective_turn_rate(),
         compare=args.compare,
         compare_messages=_compare_messages(args, spec) if args.compare else None,
-        floor_messages=args.floor_messages if spec.workload in ("full", "pingpong") else None,
+        floor_messages=args.floor_messages,
     )
     return {
         "schema": SCHEMA,
         "workload": spec.workload,
         "path": path,
+        "kem_backend": kem_name,
+        "profile": PROFILE,
         "workers": args.workers,
         "messages_per_second": results["messages_per_second"]["median"],
         "counts": describe_counts(spec),
@@ -222,7 +244,15 @@ def add_parser(subparsers: Any) -> None:
         "--path",
         choices=("native", "python", "auto"),
         default="auto",
-        help="hot path (sets PQ3PROTO_NATIVE for the run; default auto)",
+        help="hot path (sets PQ3PROTO_NATIVE for the run); auto follows PQ3PROTO_NATIVE "
+        "as sessions do (unset: native if built)",
+    )
+    p.add_argument(
+        "--kem",
+        default=None,
+        metavar="NAME",
+        help="KEM backend for the run (sets PQ3PROTO_KEM): openssl | reference | liboqs; "
+        "default: PQ3PROTO_KEM, else openssl",
     )
     p.add_argument(
         "--compare", action="store_true", help="also run the Python path and report native/python"
@@ -248,7 +278,8 @@ def add_parser(subparsers: Any) -> None:
         "--floor-messages",
         type=int,
         default=4096,
-        help="full, pingpong: messages per round of the floor measurement",
+        help="messages per round of the floor measurement (sign/verify; ECDH a quarter, "
+        "KEM a sixteenth, symmetric 16x; default 4096)",
     )
     p.add_argument(
         "--warmup",
@@ -271,3 +302,27 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--json", metavar="PATH", default=None, help="write the result as JSON")
     p.set_defaults(func=_bench_main)
+    sub = p.add_subparsers(dest="bench_action", metavar="{compare}")
+    c = sub.add_parser(
+        "compare",
+        help="compare two result JSON files; exit 1 if a figure regressed",
+        description="Each figure of A and B side by side with its change and noise band "
+        "(half the relative range over repetitions, both runs summed). Exit 1 when a figure "
+        "moved the wrong way by more than both its noise band and --threshold.",
+    )
+    c.add_argument("a", metavar="A.json", help="the reference run")
+    c.add_argument("b", metavar="B.json", help="the run under test")
+    c.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        metavar="PCT",
+        help=f"least change in percent that counts as a regression (default {DEFAULT_THRESHOLD:g})",
+    )
+    c.set_defaults(func=_compare_main)
+
+
+def _compare_main(args: argparse.Namespace) -> int:
+    text, code = run_compare(args.a, args.b, args.threshold)
+    print(text)
+    return code

@@ -18,7 +18,8 @@ def format_summary(doc: dict[str, Any]) -> str:
     p = doc["parameters"]
     m = doc["machine"]
     lines = [
-        f"pq3proto bench: workload {doc['workload']}, path {doc['path']}, "
+        f"pq3proto bench: workload {doc['workload']}, path {doc['path']}, KEM "
+        f"{doc.get('kem_backend')}, profile {doc.get('profile')}, "
         f"{doc['workers']} worker(s), {p['repeat']} repetition(s) of {p['messages']:,} "
         f"{'user messages' if doc['workload'] == 'fanout' else 'messages'} per worker",
         f"  counts      {doc['counts']}",
@@ -64,18 +65,19 @@ def format_summary(doc: dict[str, Any]) -> str:
         )
     if "floor" in r:
         f = r["floor"]
-        lines.append(
-            f"  floor       {f['messages_per_second']:,.0f} msgs/s = ECDSA P-256 sign "
-            f"{f['sign_us']:.2f} us + verify {f['verify_us']:.2f} us alone, {doc['path']} path"
+        parts = " + ".join(
+            f"{k} {c['us']:.2f}" + (f" x {c['per_message']:.3g}" if c["per_message"] != 1 else "")
+            for k, c in f["components"].items()
         )
-        if "full_over_floor" in r:
-            lines.append(f"  full/floor  {r['full_over_floor']:.3f} (single worker)")
-        else:
-            lines.append(
-                f"  turn floor  {f['turn_messages_per_second']:,.0f} msgs/s = sign + verify + "
-                f"keygen {f['keygen_us']:.1f} us + 2 x ECDH {f['ecdh_us']:.1f} us"
-            )
-            lines.append(f"  pingpong/floor {r['pingpong_over_floor']:.3f} (single worker)")
+        lines.append(
+            f"  floor       {f['messages_per_second']:,.0f} msgs/s = {f['us_per_message']:.2f} "
+            f"us/msg = {parts} (us x per message, {f['path']} path, {f['rounds']} rounds)"
+        )
+        spread = r["over_floor_per_repetition"]
+        lines.append(
+            f"  over floor  {r['over_floor']:.3f} (single worker; per repetition "
+            f"{min(spread):.3f}-{max(spread):.3f})"
+        )
     if "compare" in r:
         c = r["compare"]
         if "python" in c:

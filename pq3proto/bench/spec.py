@@ -15,7 +15,8 @@ from typing import Protocol
 from ..errors import PQ3Error
 from ..session import SessionStats
 
-SCHEMA = "pq3proto-bench/1"
+SCHEMA = "pq3proto-bench/2"
+PROFILE = "PQ3"  # the only protocol profile so far
 WORKLOADS = ("symmetric", "full", "pingpong", "fanout")
 DEFAULT_MESSAGES = {"symmetric": 200_000, "full": 10_000, "pingpong": 4_000, "fanout": 2_000}
 PAYLOAD_POOL = 64  # distinct payloads cycled through by every workload
