@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 
-from pq3proto import bench, cluster
+from pq3proto import cluster
+from pq3proto.bench.on_cluster import cluster_job
+from pq3proto.bench.spec import BenchSpec
 from pq3proto.benchmarks_support import resolve_path
 from pq3proto.cli import main
 from pq3proto.errors import (
@@ -52,15 +54,17 @@ def free_port() -> int:
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
+    """Workers first, then the scheduler, so that no worker waits for a gone scheduler."""
+    for group in (procs[1:], procs[:1]):
+        for p in group:
+            if p.poll() is None:
+                p.terminate()
+        for p in group:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +171,7 @@ def test_full_on_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_bench_on_external_scheduler(tmp_path: Path, scheduler: str) -> None:
     doc, _ = bench_json(
         tmp_path, "--workload", "symmetric", "--cluster", scheduler, "--messages", "512",
-        "--repeat", "2", "--warmup", "64",
+        "--repeat", "2", "--warmup", "64", "--floor-messages", "64",
     )
     check_cluster_doc(doc, 512, 2)
     assert doc["cluster"]["address"] == scheduler
@@ -195,16 +199,16 @@ def test_sweep_same_locally_and_on_cluster(
 
 @needs_dask
 def test_failing_task_names_its_worker(scheduler: str) -> None:
-    spec = bench.BenchSpec(workload="no-such-workload", path=resolve_path("auto"), messages=10)
+    spec = BenchSpec(workload="no-such-workload", path=resolve_path("auto"), messages=10)
     with cluster.connect(scheduler) as engine:
         with pytest.raises(ClusterError, match="MisuseError") as err:
-            engine.run_synchronised(partial(bench._cluster_job, spec, 0), 2, 2)
+            engine.run_synchronised(partial(cluster_job, spec, 0), 2, 2)
         assert any(a in str(err.value) for a in engine.workers)
 
 
 @needs_dask
 def test_worker_killed_mid_run_fails_naming_it() -> None:
-    spec = bench.BenchSpec(workload="full", path=resolve_path("auto"), messages=100)
+    spec = BenchSpec(workload="full", path=resolve_path("auto"), messages=100)
     with cluster.connect("local:2") as engine:
         pids: dict[str, int] = engine.client.run(os.getpid)
         victim = engine.workers[1]
@@ -216,7 +220,7 @@ def test_worker_killed_mid_run_fails_naming_it() -> None:
         t0 = time.monotonic()
         with pytest.raises(WorkerLostError, match=victim):
             engine.run_synchronised(
-                partial(bench._cluster_job, spec, 0), 2, 50, kill_after_first
+                partial(cluster_job, spec, 0), 2, 50, kill_after_first
             )
         assert time.monotonic() - t0 < 30
 
