@@ -1,8 +1,9 @@
 """KEM material cut into erasure-coded chunks, and its reassembly (spec/10-profiles.md §4).
 
 Owns: the chunk layout and its strict parsing, the material identifier, splitting a public
-key or ciphertext of any size into n chunks of which any k rebuild it, and `Reassembler`,
-an immutable value that takes chunks one at a time.
+key or ciphertext of any size into n chunks of which any k rebuild it, `Reassembler`, an
+immutable value that takes chunks one at a time, and `expected_sends`, the expected number
+of messages until a material is whole under independent loss.
 Not: the code itself (erasure.py), or which message carries which chunk (the chunked
 transport, to be wired in ratchet.py and wire.py).
 
@@ -14,8 +15,12 @@ it ties the chunks of one material together and checks the rebuilt material.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field, replace
 from typing import Final
+
+import numpy as np
+import numpy.typing as npt
 
 from . import erasure
 from .constants import (
@@ -36,6 +41,7 @@ from .primitives import ct_equal
 
 KINDS: Final = {CHUNK_KIND_PUBLIC_KEY: "public key", CHUNK_KIND_CIPHERTEXT: "ciphertext"}
 _MAX_MATERIAL_LENGTH: Final = MAX_CHUNK_COUNT * MAX_CHUNK_SIZE
+Floats = npt.NDArray[np.float64]
 
 
 def chunk_count(length: int, chunk_size: int) -> int:
@@ -276,3 +282,47 @@ def _check_indices(k: int, n: int, i: int, error: type[Exception]) -> None:
 def _check_chunk_size(size: int, error: type[Exception]) -> None:
     if not MIN_CHUNK_SIZE <= size <= MAX_CHUNK_SIZE or size % CHUNK_SYMBOL_SIZE:
         raise error(f"a chunk holds an even {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE} bytes, not {size}")
+
+
+def expected_sends(k: int, n: int, loss: float) -> float:
+    """Expected messages a sender must send, chunk j mod n on its j-th, until k distinct
+    chunks arrived, when each message is lost independently with probability `loss`.
+
+    E[T] = Σ_t P(D_t < k), where D_t, the distinct chunks received after t sends, is the
+    sum of two binomials: r = t mod n chunks sent c + 1 = t // n + 1 times, the others c
+    times. Without wrap-around (n large) this is k / (1 - loss).
+    """
+    if not 1 <= k <= n or not 0.0 <= loss < 1.0:
+        raise MisuseError("need 1 <= k <= n and 0 <= loss < 1")
+    if loss == 0.0:
+        return float(k)
+    log_factorial = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, n + 1)))))
+    total, t = float(k), k  # P(D_t < k) = 1 for t < k
+    while True:
+        c, r = divmod(t, n)
+        below = _binomial_pmf(r, 1.0 - loss ** (c + 1), log_factorial)
+        rest = _binomial_pmf(n - r, 1.0 - loss**c, log_factorial) if c else np.array([1.0])
+        tail = float(np.convolve(below, rest)[:k].sum())
+        if tail < 1e-13 or t > 1000 * n:
+            return total
+        total += tail
+        t += 1
+
+
+def _binomial_pmf(m: int, q: float, log_factorial: Floats) -> Floats:
+    if m == 0:
+        return np.array([1.0])
+    if q >= 1.0:
+        out = np.zeros(m + 1)
+        out[m] = 1.0
+        return out
+    j = np.arange(m + 1)
+    log_pmf = (
+        log_factorial[m]
+        - log_factorial[j]
+        - log_factorial[m - j]
+        + j * math.log(q)
+        + (m - j) * math.log1p(-q)
+    )
+    pmf: Floats = np.exp(log_pmf)
+    return pmf

@@ -20,6 +20,9 @@ LABEL_PK_RATCHET: Final = b"pk_ratchet"
 LABEL_SIGNATURE: Final = b"messageSignature"
 LABEL_SIGNATURE_VERSION: Final = b"v1"
 LABEL_PREKEY_SIGNATURE: Final = b"pq3proto prekey bundle v1"
+# Appended, with the profile identifier, to dst (and so to every signature and derivation)
+# of a session under a profile other than PQ3's; PQ3's dst is unchanged (spec/10-profiles.md).
+LABEL_PROFILE: Final = b"pq3proto profile"
 
 # PQ3 pseudocode writes the first root key as b'0' * 32: 32 bytes of ASCII '0' (0x30).
 INITIAL_ROOT_KEY: Final = b"0" * 32
@@ -51,16 +54,23 @@ WIRE_VERSION: Final = 0x01
 FLAG_SESSION_START: Final = 0x01  # preKeyHash (48) || ML-KEM-1024 ciphertext (1568)
 FLAG_KEM_CIPHERTEXT: Final = 0x02  # ML-KEM-768 ciphertext answering the peer's rekey key
 FLAG_KEM_PUBLIC_KEY: Final = 0x04  # fresh ML-KEM-768 encapsulation key asking for a rekey
-KNOWN_FLAGS: Final = FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY
+# u8(len) || profile identifier, on session-start chains of a profile other than PQ3's
+# (spec/10-profiles.md §3); PQ3 sessions never set it, so their bytes are unchanged.
+FLAG_PROFILE: Final = 0x08
+KNOWN_FLAGS: Final = (
+    FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY | FLAG_PROFILE
+)
 
 IDENTITY_VERSION: Final = 0x01
 BUNDLE_VERSION: Final = 0x01
+BUNDLE_VERSION_PROFILE: Final = 0x02  # carries the owner's profile; only for non-PQ3 profiles
 # Version 2 records each receiving chain's header digest (spec/06-state.md §1); version 1
 # blobs still load, their chains unchecked until they are dropped.
 SESSION_STATE_VERSION: Final = 0x02
 SESSION_STATE_VERSION_1: Final = 0x01
 HEADER_DIGEST_SIZE: Final = 48  # SHA-384 of a chain header's wire bytes, kept per chain
 DEVICE_STATE_VERSION: Final = 0x01
+DEVICE_STATE_VERSION_PROFILE: Final = 0x02  # a device whose profile is not PQ3's
 
 # ── Limits ──────────────────────────────────────────────────────────────────────────────
 # Largest forward jump inside one receiving chain. Each skipped index costs one chain step
@@ -78,6 +88,8 @@ MAX_RECEIVING_CHAINS: Final = 5
 MAX_RETIRED_CHAINS: Final = 64
 # Address URIs are identifiers, not documents.
 MAX_URI_LENGTH: Final = 1_024
+# A prekey bundle under any profile (the largest start KEM key is FrodoKEM-1344's 21,520 B).
+MAX_BUNDLE_LENGTH: Final = 1 << 16
 MAX_DEVICE_ID: Final = 0xFFFF_FFFF
 # Payload and associated data limits keep length prefixes and buffers sane.
 MAX_PLAINTEXT_LENGTH: Final = 1 << 24
@@ -127,7 +139,7 @@ CHUNK_SYMBOL_SIZE: Final = 2
 MAX_CHUNK_COUNT: Final = 0xFFFF
 MIN_CHUNK_SIZE: Final = 2
 MAX_CHUNK_SIZE: Final = 2048
-DEFAULT_CHUNK_SIZE: Final = 32
+DEFAULT_CHUNK_SIZE: Final = 64  # ML-KEM-768: 19 + 17 chunks, a rekey within 50 messages
 # n = expansion * k chunks are sent in turn; any k rebuild the material.
 MIN_CHUNK_EXPANSION: Final = 1
 MAX_CHUNK_EXPANSION: Final = 255

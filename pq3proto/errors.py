@@ -35,6 +35,10 @@ class DowngradeError(AuthenticationError):
     """A PQ rekey that was owed to us is missing, or KEM material is where it may not be."""
 
 
+class ProfileNotAllowedError(DowngradeError):
+    """A session start under a profile the accepting device does not allow."""
+
+
 class ReplayError(PQ3Error):
     """The message, or the session start it carries, was already accepted."""
 

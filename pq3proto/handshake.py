@@ -1,4 +1,4 @@
-"""Session start: hybrid P-256 ECDH + ML-KEM-1024 to a signed prekey bundle (spec/03-ratchet.md §2).
+"""Session start: hybrid P-256 ECDH + the start KEM to a signed prekey bundle (spec/03 §2).
 
 Owns: sessionStartSender and sessionStartReceiver: what goes on the wire (the session-start
 chain header material) and what the ratchet starts from (root key, first chain key).
@@ -15,6 +15,7 @@ from .errors import InvalidKeyError
 from .identity import Device, PrekeyBundle, PublicIdentity
 from .kdf import root_and_chain_key, session_dst, session_start_dst
 from .primitives import P256PrivateKey, RandomSource, sha384
+from .profile import PQ3, Profile
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,26 @@ def start_id(prekey_hash: bytes, ephemeral_point: bytes, ciphertext: bytes) -> b
     return sha384(prekey_hash + ephemeral_point + ciphertext)
 
 
+def _profile_id(profile: Profile) -> bytes:
+    return b"" if profile == PQ3 else profile.to_bytes()
+
+
 def initiate(
-    me: PublicIdentity, peer: PublicIdentity, bundle: PrekeyBundle, rng: RandomSource
+    me: PublicIdentity,
+    peer: PublicIdentity,
+    bundle: PrekeyBundle,
+    rng: RandomSource,
+    profile: Profile = PQ3,
 ) -> InitiatorStart:
     """sessionStartSender. The bundle's signature must already have been verified."""
     e = P256PrivateKey.generate(rng)
     ecdh_ss = e.exchange(bundle.ecdh_public_key)
-    kem_ss, ct = kem.encapsulate(kem.MLKEM1024, bundle.kem_public_key, rng)
+    if profile == PQ3:
+        kem_ss, ct = kem.encapsulate(kem.MLKEM1024, bundle.kem_public_key, rng)
+    else:
+        kem_ss, ct = kem.named(profile.start_kem).encapsulate(bundle.kem_public_key, rng)
     dst = session_start_dst(
-        session_dst(me.binding(), peer.binding()),
+        session_dst(me.binding(), peer.binding(), _profile_id(profile)),
         bundle.ecdh_public_key,
         e.public,
         ct,
@@ -62,7 +74,12 @@ def initiate(
 
 
 def respond(
-    device: Device, peer: PublicIdentity, prekey_hash: bytes, ephemeral: bytes, ciphertext: bytes
+    device: Device,
+    peer: PublicIdentity,
+    prekey_hash: bytes,
+    ephemeral: bytes,
+    ciphertext: bytes,
+    profile: Profile = PQ3,
 ) -> ResponderStart:
     """sessionStartReceiver, for a start whose message signature was already verified."""
     secrets = device.prekey_secrets(prekey_hash)
@@ -70,9 +87,12 @@ def respond(
         raise InvalidKeyError("session start names a prekey this device does not hold")
     prekey, kem_seed = secrets
     ecdh_ss = prekey.exchange(ephemeral)
-    kem_ss = kem.decapsulate(kem.MLKEM1024, kem_seed, ciphertext)
+    if profile == PQ3:
+        kem_ss = kem.decapsulate(kem.MLKEM1024, kem_seed, ciphertext)
+    else:
+        kem_ss = kem.named(profile.start_kem).decapsulate(kem_seed, ciphertext)
     dst = session_start_dst(
-        session_dst(peer.binding(), device.identity.binding()),
+        session_dst(peer.binding(), device.identity.binding(), _profile_id(profile)),
         prekey.public,
         ephemeral,
         ciphertext,

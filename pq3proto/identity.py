@@ -1,8 +1,8 @@
 """Devices, public identities and signed prekey bundles (spec/03-ratchet.md §1, 06-state.md §2).
 
-Owns: a device's long-term ECDSA identity key, its address, its prekeys (P-256 ECDH and
-ML-KEM-1024), the signed bundle others fetch, the prekey hash that finds it again, and the
-record of session starts already accepted (replay refusal).
+Owns: a device's long-term ECDSA identity key, its address, its profile, its prekeys (P-256
+ECDH and the profile's start KEM, ML-KEM-1024 under PQ3), the signed bundle others fetch,
+the prekey hash that finds it again, and the record of session starts already accepted.
 Not: sessions, chains or messages.
 """
 
@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from . import kem
 from .constants import (
     BUNDLE_VERSION,
+    BUNDLE_VERSION_PROFILE,
     DEVICE_STATE_VERSION,
+    DEVICE_STATE_VERSION_PROFILE,
     IDENTITY_VERSION,
     KEM_SEED_SIZE,
     LABEL_PREKEY_SIGNATURE,
+    MAX_BUNDLE_LENGTH,
     MAX_DEVICE_ID,
     MAX_REMEMBERED_SESSION_STARTS,
     MAX_URI_LENGTH,
@@ -29,7 +32,7 @@ from .constants import (
     P256_SIGNATURE_SIZE,
     PREKEY_HASH_SIZE,
 )
-from .encoding import Reader, u32
+from .encoding import Reader, lp, u32
 from .errors import MalformedInputError, MisuseError, ReplayError, UnsupportedVersionError
 from .kdf import identity_binding
 from .primitives import (
@@ -37,9 +40,11 @@ from .primitives import (
     P256PrivateKey,
     RandomSource,
     Verifier,
+    ct_equal,
     decode_point,
     sha384,
 )
+from .profile import PQ3, Profile
 
 
 @dataclass(frozen=True)
@@ -94,38 +99,62 @@ class PublicIdentity:
 
 @dataclass(frozen=True)
 class PrekeyBundle:
-    """A device's signed prekeys: P-256 ECDH point and ML-KEM-1024 encapsulation key."""
+    """A device's signed prekeys: P-256 ECDH point and start-KEM encapsulation key.
+
+    Under PQ3 the start KEM is ML-KEM-1024 and the bundle is PQ3's (version 1); under
+    another profile the bundle names that profile (version 2), and the signature covers it.
+    """
 
     ecdh_public_key: bytes
     kem_public_key: bytes
     signature: bytes
+    profile: Profile = PQ3
 
     def encode(self) -> bytes:
-        return (
-            bytes((BUNDLE_VERSION,)) + self.ecdh_public_key + self.kem_public_key + self.signature
-        )
+        if self.profile == PQ3:
+            head = bytes((BUNDLE_VERSION,))
+        else:
+            pid = self.profile.to_bytes()
+            head = bytes((BUNDLE_VERSION_PROFILE, len(pid))) + pid
+        return head + self.ecdh_public_key + self.kem_public_key + self.signature
 
     @classmethod
     def decode(cls, data: bytes) -> PrekeyBundle:
         r = Reader(data, "prekey bundle")
         version = r.u8("version")
-        if version != BUNDLE_VERSION:
+        if version == BUNDLE_VERSION:
+            profile = PQ3
+        elif version == BUNDLE_VERSION_PROFILE:
+            profile = Profile.from_bytes(r.take(r.u8("profile length"), "profile"))
+            if profile == PQ3:
+                raise MalformedInputError("prekey bundle: PQ3's profile uses version 1")
+        else:
             raise UnsupportedVersionError(f"prekey bundle version {version} is not supported")
         ecdh = r.take(P256_POINT_SIZE, "ECDH prekey")
-        kem_pk = r.take(MLKEM1024_PUBLIC_KEY_SIZE, "KEM prekey")
+        kem_pk = r.take(profile.start.public_key_size, "KEM prekey")
         sig = r.take(P256_SIGNATURE_SIZE, "signature")
         r.done()
         decode_point(ecdh)
-        kem.get_backend().validate_public_key(kem.MLKEM1024, kem_pk)
-        return cls(ecdh, kem_pk, sig)
+        if profile == PQ3:
+            kem.get_backend().validate_public_key(kem.MLKEM1024, kem_pk)
+        else:
+            kem.named(profile.start_kem).validate_public_key(kem_pk)
+        return cls(ecdh, kem_pk, sig, profile)
 
     @staticmethod
-    def signed_content(owner: PublicIdentity, ecdh_pk: bytes, kem_pk: bytes) -> bytes:
-        return LABEL_PREKEY_SIGNATURE + owner.binding() + ecdh_pk + kem_pk
+    def signed_content(
+        owner: PublicIdentity, ecdh_pk: bytes, kem_pk: bytes, profile: Profile = PQ3
+    ) -> bytes:
+        content = LABEL_PREKEY_SIGNATURE + owner.binding() + ecdh_pk + kem_pk
+        if profile != PQ3:
+            content += lp(profile.to_bytes())
+        return content
 
     def verify(self, owner: PublicIdentity) -> None:
         """Check the owner's signature; raises AuthenticationError."""
-        content = self.signed_content(owner, self.ecdh_public_key, self.kem_public_key)
+        content = self.signed_content(
+            owner, self.ecdh_public_key, self.kem_public_key, self.profile
+        )
         Verifier(owner.signing_key).verify(content, self.signature)
 
     def prekey_hash(self) -> bytes:
@@ -151,38 +180,41 @@ class Device:
     # ── Construction ──
 
     @classmethod
-    def generate(cls, uri: str, device_id: int) -> Device:
-        """A new device with fresh keys from the system CSPRNG."""
-        return cls._generate(uri, device_id, SYSTEM_RANDOM)
+    def generate(cls, uri: str, device_id: int, *, profile: Profile | None = None) -> Device:
+        """A new device with fresh keys from the system CSPRNG; its bundle names `profile`."""
+        return cls._generate(uri, device_id, SYSTEM_RANDOM, profile or PQ3)
 
     @classmethod
     def generate_deterministic_for_tests(
-        cls, uri: str, device_id: int, rng: RandomSource
+        cls, uri: str, device_id: int, rng: RandomSource, *, profile: Profile | None = None
     ) -> Device:
         """A device whose keys come from `rng`: for test vectors and tests only."""
-        return cls._generate(uri, device_id, rng)
+        return cls._generate(uri, device_id, rng, profile or PQ3)
 
     @classmethod
-    def _generate(cls, uri: str, device_id: int, rng: RandomSource) -> Device:
+    def _generate(cls, uri: str, device_id: int, rng: RandomSource, profile: Profile) -> Device:
         signing = P256PrivateKey.generate(rng)
         identity = PublicIdentity(uri, device_id, signing.public)
-        ecdh, seed, bundle = cls._new_prekeys(identity, signing, rng)
+        ecdh, seed, bundle = cls._new_prekeys(identity, signing, rng, profile)
         return cls(identity, signing, ecdh, seed, bundle)
 
     @staticmethod
     def _new_prekeys(
-        identity: PublicIdentity, signing: P256PrivateKey, rng: RandomSource
+        identity: PublicIdentity, signing: P256PrivateKey, rng: RandomSource, profile: Profile
     ) -> tuple[P256PrivateKey, bytes, PrekeyBundle]:
         ecdh = P256PrivateKey.generate(rng)
-        seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM1024, rng)
-        content = PrekeyBundle.signed_content(identity, ecdh.public, kem_pk)
+        if profile == PQ3:
+            seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM1024, rng)
+        else:
+            seed, kem_pk = kem.named(profile.start_kem).generate(rng)
+        content = PrekeyBundle.signed_content(identity, ecdh.public, kem_pk, profile)
         sig = signing.sign(content, deterministic=rng.deterministic)
-        return ecdh, seed, PrekeyBundle(ecdh.public, kem_pk, sig)
+        return ecdh, seed, PrekeyBundle(ecdh.public, kem_pk, sig, profile)
 
     def rotate_prekey(self, rng: RandomSource = SYSTEM_RANDOM) -> None:
         """Replace the prekeys. Sessions not yet started against the old bundle will fail."""
         self._prekey_ecdh, self._prekey_kem_seed, self._bundle = self._new_prekeys(
-            self.identity, self._signing_key, rng
+            self.identity, self._signing_key, rng, self.profile
         )
         self._seen_starts.clear()
 
@@ -198,6 +230,11 @@ class Device:
     def bundle(self) -> PrekeyBundle:
         return self._bundle
 
+    @property
+    def profile(self) -> Profile:
+        """The design this device's bundle offers; accept allows it by default."""
+        return self._bundle.profile
+
     # ── Used by the session layer ──
 
     @property
@@ -205,7 +242,7 @@ class Device:
         return self._signing_key
 
     def prekey_secrets(self, prekey_hash: bytes) -> tuple[P256PrivateKey, bytes] | None:
-        """The (ECDH prekey, KEM seed) for a prekey hash, or None if it is not ours."""
+        """The (ECDH prekey, start-KEM state) for a prekey hash, or None if it is not ours."""
         if prekey_hash != self._bundle.prekey_hash():
             return None
         return self._prekey_ecdh, self._prekey_kem_seed
@@ -236,9 +273,14 @@ class Device:
 
     def to_bytes(self) -> bytes:
         """Serialize every secret of the device. The result must be stored as a secret."""
-        out = bytes((DEVICE_STATE_VERSION,)) + self.identity.encode()
-        out += self._signing_key.scalar() + self._prekey_ecdh.scalar() + self._prekey_kem_seed
-        out += self._bundle.encode()
+        pq3 = self.profile == PQ3
+        version = DEVICE_STATE_VERSION if pq3 else DEVICE_STATE_VERSION_PROFILE
+        out = bytes((version,)) + self.identity.encode()
+        out += self._signing_key.scalar() + self._prekey_ecdh.scalar()
+        if pq3:
+            out += self._prekey_kem_seed + self._bundle.encode()
+        else:  # the bundle first: its profile gives the start-KEM state's length
+            out += lp(self._bundle.encode()) + self._prekey_kem_seed
         out += u32(len(self._seen_starts)) + b"".join(self._seen_starts)
         return out
 
@@ -246,14 +288,20 @@ class Device:
     def from_bytes(cls, data: bytes) -> Device:
         r = Reader(data, "device state")
         version = r.u8("version")
-        if version != DEVICE_STATE_VERSION:
+        if version not in (DEVICE_STATE_VERSION, DEVICE_STATE_VERSION_PROFILE):
             raise UnsupportedVersionError(f"device state version {version} is not supported")
         identity = PublicIdentity._read(r)
         signing = P256PrivateKey.from_scalar(r.take(P256_SCALAR_SIZE, "signing key"))
         ecdh = P256PrivateKey.from_scalar(r.take(P256_SCALAR_SIZE, "ECDH prekey"))
-        seed = r.take(KEM_SEED_SIZE, "KEM prekey seed")
-        bundle_len = 1 + P256_POINT_SIZE + MLKEM1024_PUBLIC_KEY_SIZE + P256_SIGNATURE_SIZE
-        bundle = PrekeyBundle.decode(r.take(bundle_len, "bundle"))
+        if version == DEVICE_STATE_VERSION:
+            seed = r.take(KEM_SEED_SIZE, "KEM prekey seed")
+            bundle_len = 1 + P256_POINT_SIZE + MLKEM1024_PUBLIC_KEY_SIZE + P256_SIGNATURE_SIZE
+            bundle = PrekeyBundle.decode(r.take(bundle_len, "bundle"))
+        else:
+            bundle = PrekeyBundle.decode(r.lp("bundle", MAX_BUNDLE_LENGTH))
+            seed = r.take(bundle.profile.start.state_size, "KEM prekey state")
+        if (version == DEVICE_STATE_VERSION) != (bundle.profile == PQ3):
+            raise MalformedInputError("device state: version does not match the profile")
         count = r.u32("remembered starts")
         if count > MAX_REMEMBERED_SESSION_STARTS:
             raise MalformedInputError("device state: too many remembered session starts")
@@ -263,7 +311,7 @@ class Device:
         r.done()
         if signing.public != identity.signing_key or ecdh.public != bundle.ecdh_public_key:
             raise MalformedInputError("device state: keys do not match their public values")
-        if kem.get_backend().public_key_from_seed(kem.MLKEM1024, seed) != bundle.kem_public_key:
+        if not _kem_state_matches(bundle, seed):
             raise MalformedInputError("device state: KEM seed does not match the bundle")
         bundle.verify(identity)
         device = cls(identity, signing, ecdh, seed, bundle, seen)
@@ -274,3 +322,16 @@ class Device:
     def __repr__(self) -> str:
         return f"Device({self.identity})"
 
+
+
+
+def _kem_state_matches(bundle: PrekeyBundle, state: bytes) -> bool:
+    """Whether a start-KEM state belongs to the bundle's key: PQ3 rebuilds the key from the
+    seed; other profiles check one encapsulation round trip."""
+    if bundle.profile == PQ3:
+        return kem.get_backend().public_key_from_seed(kem.MLKEM1024, state) == bundle.kem_public_key
+    start = kem.named(bundle.profile.start_kem)
+    if len(state) != start.info.state_size:
+        return False
+    secret, ct = start.encapsulate(bundle.kem_public_key)
+    return ct_equal(start.decapsulate(state, ct), secret)

@@ -19,6 +19,7 @@ from .constants import (
     LABEL_KEY_INDICATOR,
     LABEL_MESSAGE_KEY,
     LABEL_PK_RATCHET,
+    LABEL_PROFILE,
     LABEL_ROOT_DERIVATION,
     LABEL_SESSION_START,
     MESSAGE_KEY_SIZE,
@@ -44,8 +45,14 @@ def identity_binding(uri: bytes, device_id: int, signing_key: bytes) -> bytes:
     return lp(uri) + u32(device_id) + signing_key
 
 
-def session_dst(sender_binding: bytes, receiver_binding: bytes) -> bytes:
-    """dstForSession(sender, receiver): the chain sender's binding first (§1)."""
+def session_dst(sender_binding: bytes, receiver_binding: bytes, profile_id: bytes = b"") -> bytes:
+    """dstForSession(sender, receiver): the chain sender's binding first (§1).
+
+    Under a profile other than PQ3's, its identifier follows, so every signature and every
+    derivation of the session covers the profile (spec/10-profiles.md §3).
+    """
+    if profile_id:
+        return sender_binding + receiver_binding + LABEL_PROFILE + lp(profile_id)
     return sender_binding + receiver_binding
 
 

@@ -1,12 +1,12 @@
 """ML-KEM behind interchangeable backends, and every named KEM a profile may use
 (spec/01-conventions.md §3, spec/10-profiles.md §2).
 
-Owns: the ML-KEM parameter sets, the FIPS 203 §7.2 encapsulation-key check, the backends
-(OpenSSL through `cryptography`, kyber-py as the deterministic reference, liboqs), backend
-selection, the three helpers the protocol calls, and `named()`/`names()`: one interface over
-ML-KEM on any backend and HQC, FrodoKEM and BIKE through liboqs.
-Not: the KEM sizes and codes (kem_table.py), what the shared secrets are mixed into (the key
-schedule), wire framing, or the classical primitives (primitives.py).
+Owns: the OpenSSL (through `cryptography`) and kyber-py (the deterministic reference) ML-KEM
+backends, backend selection, the three helpers the protocol calls, and `named()`/`names()`:
+one interface over ML-KEM on any backend and HQC, FrodoKEM and BIKE through liboqs.
+Not: the parameter sets and input checks (kem_base.py), liboqs (kem_liboqs.py), the KEM sizes
+and codes (kem_table.py), what the shared secrets are mixed into (the key schedule), wire
+framing, or the classical primitives (primitives.py). Their public names are re-exported here.
 
 A decapsulation key exists only as its 64-byte seed d || z (FIPS 203 §7.1, that order) and is
 expanded inside each call. A non-ML-KEM decapsulation state is liboqs's secret key. Seeds,
@@ -16,35 +16,28 @@ key bytes.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import importlib
 import importlib.metadata
 import os
-import platform
-import threading
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
-import numpy as np
-
-from .constants import (
-    KEM_COINS_SIZE,
-    KEM_SEED_SIZE,
-    KEM_SHARED_SECRET_SIZE,
-    MLKEM512_CIPHERTEXT_SIZE,
-    MLKEM512_PUBLIC_KEY_SIZE,
-    MLKEM768_CIPHERTEXT_SIZE,
-    MLKEM768_PUBLIC_KEY_SIZE,
-    MLKEM1024_CIPHERTEXT_SIZE,
-    MLKEM1024_PUBLIC_KEY_SIZE,
-)
+from .constants import KEM_COINS_SIZE, KEM_SEED_SIZE, KEM_SHARED_SECRET_SIZE
 from .errors import BackendUnavailableError, InvalidKeyError, MalformedInputError, MisuseError
+from .kem_base import BACKEND_PARAMS as BACKEND_PARAMS
+from .kem_base import KNOWN_PARAMS as KNOWN_PARAMS
+from .kem_base import MLKEM512 as MLKEM512
+from .kem_base import MLKEM768 as MLKEM768
+from .kem_base import MLKEM1024 as MLKEM1024
+from .kem_base import KemBackend as KemBackend
+from .kem_base import KemParams as KemParams
+from .kem_base import NamedKem as NamedKem
+from .kem_base import check_ciphertext, check_known, check_offered, check_seed
+from .kem_base import check_public_key as check_public_key
+from .kem_liboqs import LiboqsBackend as LiboqsBackend
+from .kem_liboqs import find_liboqs as find_liboqs
+from .kem_liboqs import randomness_from_deterministic_for_tests
 from .kem_table import KemInfo, all_names, by_name
 from .primitives import SYSTEM_RANDOM, RandomSource
 
@@ -52,100 +45,6 @@ ENV_BACKEND = "PQ3PROTO_KEM"
 DEFAULT_BACKEND = "openssl"
 BACKEND_NAMES = ("openssl", "reference", "liboqs")
 REFERENCE_KYBER_PY_VERSION = "1.2.0"
-
-_Q = 3329  # the ML-KEM modulus q
-_RHO_SIZE = 32  # the matrix seed ρ that ends every encapsulation key
-
-
-@dataclass(frozen=True)
-class KemParams:
-    """One ML-KEM parameter set, named as in FIPS 203."""
-
-    name: str
-    public_key_size: int
-    ciphertext_size: int
-
-
-MLKEM512 = KemParams("ML-KEM-512", MLKEM512_PUBLIC_KEY_SIZE, MLKEM512_CIPHERTEXT_SIZE)
-MLKEM768 = KemParams("ML-KEM-768", MLKEM768_PUBLIC_KEY_SIZE, MLKEM768_CIPHERTEXT_SIZE)
-MLKEM1024 = KemParams("ML-KEM-1024", MLKEM1024_PUBLIC_KEY_SIZE, MLKEM1024_CIPHERTEXT_SIZE)
-_KNOWN_PARAMS = (MLKEM512, MLKEM768, MLKEM1024)
-# `cryptography` offers ML-KEM-768 and -1024 only; kyber-py and liboqs offer all three.
-_BACKEND_PARAMS: dict[str, tuple[KemParams, ...]] = {
-    "openssl": (MLKEM768, MLKEM1024),
-    "reference": _KNOWN_PARAMS,
-    "liboqs": _KNOWN_PARAMS,
-}
-
-
-class KemBackend(Protocol):
-    """An ML-KEM implementation. Every method checks its own input lengths."""
-
-    name: str
-
-    def public_key_from_seed(self, params: KemParams, seed: bytes) -> bytes:
-        """ML-KEM.KeyGen_internal(d, z) from seed = d || z; returns the encapsulation key."""
-
-    def encapsulate(self, params: KemParams, public_key: bytes) -> tuple[bytes, bytes]:
-        """ML-KEM.Encaps with fresh randomness; returns (shared_secret, ciphertext)."""
-
-    def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
-        """ML-KEM.Decaps with implicit rejection; never raises for a right-length ciphertext."""
-
-    def validate_public_key(self, params: KemParams, public_key: bytes) -> None:
-        """FIPS 203 §7.2 type and modulus checks; raises InvalidKeyError."""
-
-
-# ── Input checks shared by every backend ────────────────────────────────────────────────
-
-
-def check_public_key(params: KemParams, public_key: bytes) -> None:
-    """FIPS 203 §7.2 encapsulation input check: the length, then every coefficient < q.
-
-    ByteEncode12(ByteDecode12(x)) == x holds exactly when each 12-bit coefficient of x is
-    below q, so the coefficients are compared directly.
-    """
-    _check_known(params)
-    if len(public_key) != params.public_key_size:
-        raise InvalidKeyError(
-            f"{params.name} public key must be {params.public_key_size} bytes, "
-            f"got {len(public_key)}"
-        )
-    t_hat = np.frombuffer(bytes(public_key), dtype=np.uint8, count=len(public_key) - _RHO_SIZE)
-    b = t_hat.reshape(-1, 3).astype(np.uint16)
-    coefficients = np.empty((b.shape[0], 2), dtype=np.uint16)
-    coefficients[:, 0] = b[:, 0] | (b[:, 1] & 0x0F) << 8
-    coefficients[:, 1] = b[:, 1] >> 4 | b[:, 2] << 4
-    bad = np.flatnonzero(coefficients.reshape(-1) >= _Q)
-    if bad.size:
-        raise InvalidKeyError(
-            f"{params.name} public key fails the modulus check at coefficient {int(bad[0])}"
-        )
-
-
-def _check_known(params: KemParams) -> None:
-    if params not in _KNOWN_PARAMS:
-        raise MisuseError(f"unknown KEM parameter set {params.name!r}")
-
-
-def _check_offered(backend: str, params: KemParams) -> None:
-    _check_known(params)
-    if params not in _BACKEND_PARAMS[backend]:
-        raise BackendUnavailableError(f"the {backend} KEM backend has no {params.name}")
-
-
-def _check_seed(seed: bytes) -> None:
-    if len(seed) != KEM_SEED_SIZE:
-        raise MalformedInputError(f"ML-KEM seed must be {KEM_SEED_SIZE} bytes, got {len(seed)}")
-
-
-def _check_ciphertext(params: KemParams, ciphertext: bytes) -> None:
-    _check_known(params)
-    if len(ciphertext) != params.ciphertext_size:
-        raise MalformedInputError(
-            f"{params.name} ciphertext must be {params.ciphertext_size} bytes, "
-            f"got {len(ciphertext)}"
-        )
 
 
 # ── OpenSSL, through `cryptography` ─────────────────────────────────────────────────────
@@ -189,8 +88,8 @@ class OpenSSLBackend:
         self._mlkem = mlkem
 
     def _private_key(self, params: KemParams, seed: bytes) -> _OpenSSLPrivateKey:
-        _check_offered(self.name, params)
-        _check_seed(seed)
+        check_offered(self.name, params)
+        check_seed(seed)
         if params == MLKEM768:
             return self._mlkem.MLKEM768PrivateKey.from_seed_bytes(seed)
         return self._mlkem.MLKEM1024PrivateKey.from_seed_bytes(seed)
@@ -200,7 +99,7 @@ class OpenSSLBackend:
 
     def encapsulate(self, params: KemParams, public_key: bytes) -> tuple[bytes, bytes]:
         self.validate_public_key(params, public_key)
-        _check_offered(self.name, params)
+        check_offered(self.name, params)
         key: _OpenSSLPublicKey
         try:
             if params == MLKEM768:
@@ -213,7 +112,7 @@ class OpenSSLBackend:
         return shared_secret, ciphertext
 
     def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
-        _check_ciphertext(params, ciphertext)
+        check_ciphertext(params, ciphertext)
         key = self._private_key(params, seed)
         try:
             return key.decapsulate(ciphertext)
@@ -257,8 +156,8 @@ class ReferenceBackend:
         }
 
     def public_key_from_seed(self, params: KemParams, seed: bytes) -> bytes:
-        _check_known(params)
-        _check_seed(seed)
+        check_known(params)
+        check_seed(seed)
         public_key, _ = self._kem[params.name].key_derive(bytes(seed))
         return bytes(public_key)
 
@@ -290,179 +189,14 @@ class ReferenceBackend:
     def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
         # The FIPS 203 §7.3 hash check on the expanded key is vacuous here: the key is expanded
         # from the seed inside this call, so H(ek) is always consistent.
-        _check_ciphertext(params, ciphertext)
-        _check_seed(seed)
+        check_ciphertext(params, ciphertext)
+        check_seed(seed)
         kem = self._kem[params.name]
         _, expanded = kem.key_derive(bytes(seed))
         try:
             return bytes(kem.decaps(expanded, bytes(ciphertext)))
         except ValueError:
             raise MalformedInputError(f"kyber-py rejected the {params.name} ciphertext") from None
-
-    def validate_public_key(self, params: KemParams, public_key: bytes) -> None:
-        check_public_key(params, public_key)
-
-
-# ── liboqs, through liboqs-python ───────────────────────────────────────────────────────
-
-_LIBOQS_HELP = (
-    "build liboqs as a shared library (scripts/build-liboqs PREFIX in the pq3proto source "
-    "tree builds it from a release tarball), set OQS_INSTALL_PATH=PREFIX or put liboqs where "
-    "the dynamic linker finds it, and pip install 'pq3proto[oqs]'"
-)
-
-
-def find_liboqs() -> Path | str | None:
-    """Where liboqs-python would load liboqs from, or None; never imports `oqs`.
-
-    `import oqs` without the library counts down, tries to git-clone and build liboqs, and
-    raises SystemExit. So this repeats its search (the linker's paths, then
-    $OQS_INSTALL_PATH or ~/_oqs, under lib/ and lib64/) and loads the candidate to be sure.
-    """
-    candidates: list[Path | str] = []
-    for name in ("oqs", "liboqs"):
-        found = ctypes.util.find_library(name)
-        if found:
-            candidates.append(found)
-    # Exactly liboqs-python's rule: a set-but-empty OQS_INSTALL_PATH is the current directory.
-    install = os.environ.get("OQS_INSTALL_PATH")
-    prefix = Path(install) if install is not None else Path.home() / "_oqs"
-    system = platform.system()
-    if system == "Windows":
-        candidates += [prefix / "bin" / f"{n}.dll" for n in ("oqs", "liboqs")]
-    else:
-        suffix = ".dylib" if system == "Darwin" else ".so"
-        candidates += [prefix / d / f"liboqs{suffix}" for d in ("lib", "lib64")]
-    for candidate in candidates:
-        if isinstance(candidate, Path) and not candidate.is_file():
-            continue
-        try:
-            library = ctypes.CDLL(str(candidate))
-        except OSError:
-            continue
-        if hasattr(library, "OQS_KEM_keypair_derand"):
-            return candidate
-    return None
-
-
-class LiboqsBackend:
-    """ML-KEM from liboqs, through liboqs-python (optional extra `oqs`)."""
-
-    name = "liboqs"
-
-    def __init__(self) -> None:
-        if find_liboqs() is None:
-            raise BackendUnavailableError(
-                "the liboqs KEM backend needs the liboqs shared library (with "
-                f"OQS_KEM_keypair_derand), which was not found: {_LIBOQS_HELP}"
-            )
-        try:
-            importlib.metadata.version("liboqs-python")
-        except importlib.metadata.PackageNotFoundError:
-            raise BackendUnavailableError(
-                "the liboqs KEM backend needs liboqs-python (pip install 'pq3proto[oqs]')"
-            ) from None
-        try:
-            with warnings.catch_warnings():
-                # liboqs-python warns when its version differs from the library's.
-                warnings.simplefilter("ignore")
-                oqs: ModuleType = importlib.import_module("oqs")
-        except (Exception, SystemExit) as exc:
-            # SystemExit is what liboqs-python raises when loading fails despite the check.
-            raise BackendUnavailableError(f"liboqs-python failed to load liboqs: {exc!r}") from None
-        self._oqs: Any = oqs
-        self.enabled: frozenset[str] = frozenset(oqs.get_enabled_kem_mechanisms())
-        self._sizes_ok: dict[str, bool] = {}
-        for params in (MLKEM768, MLKEM1024):
-            try:
-                with self._oqs.KeyEncapsulation(params.name) as kem:
-                    sizes = (kem.length_public_key, kem.length_ciphertext, kem.length_keypair_seed)
-            except Exception as exc:
-                raise BackendUnavailableError(
-                    f"liboqs does not offer {params.name}: {exc!r}"
-                ) from None
-            if sizes != (params.public_key_size, params.ciphertext_size, KEM_SEED_SIZE):
-                raise BackendUnavailableError(
-                    f"liboqs {params.name} has unexpected sizes {sizes} (a pre-FIPS 203 build?)"
-                )
-
-    def native(self) -> Any:
-        """The ctypes handle of the liboqs that liboqs-python loaded."""
-        return self._oqs.native()
-
-    def offers(self, info: KemInfo) -> bool:
-        """Whether this build has `info`'s KEM with the sizes kem_table gives it."""
-        if info.name not in self.enabled:
-            return False
-        cached = self._sizes_ok.get(info.name)
-        if cached is None:
-            with self._oqs.KeyEncapsulation(info.name) as kem:
-                sizes = (
-                    kem.length_public_key,
-                    kem.length_ciphertext,
-                    kem.length_shared_secret,
-                    kem.length_secret_key,
-                )
-            expected = (
-                info.public_key_size,
-                info.ciphertext_size,
-                info.shared_secret_size,
-                info.secret_key_size,
-            )
-            cached = self._sizes_ok[info.name] = sizes == expected
-        return cached
-
-    def named(self, info: KemInfo) -> NamedKem:
-        """`info`'s KEM through liboqs; BackendUnavailableError if this build lacks it."""
-        if info.name not in self.enabled:
-            raise BackendUnavailableError(f"this liboqs build has no {info.name}")
-        if not self.offers(info):
-            raise BackendUnavailableError(
-                f"liboqs {info.name} has sizes other than spec/10-profiles.md gives"
-            )
-        return _OqsKem(info, self._oqs)
-
-    def _offered(self, params: KemParams) -> None:
-        _check_known(params)
-        if params.name not in self.enabled:
-            raise BackendUnavailableError(f"this liboqs build has no {params.name}")
-
-    def public_key_from_seed(self, params: KemParams, seed: bytes) -> bytes:
-        self._offered(params)
-        _check_seed(seed)
-        # OQS_KEM_keypair_derand takes the 64-byte seed as d || z, FIPS 203 order.
-        with self._oqs.KeyEncapsulation(params.name) as kem:
-            try:
-                return bytes(kem.generate_keypair_seed(bytes(seed)))
-            except (RuntimeError, ValueError) as exc:
-                raise BackendUnavailableError(
-                    f"liboqs {params.name} keygen failed: {exc}"
-                ) from None
-
-    def encapsulate(self, params: KemParams, public_key: bytes) -> tuple[bytes, bytes]:
-        self.validate_public_key(params, public_key)
-        self._offered(params)
-        with self._oqs.KeyEncapsulation(params.name) as kem:
-            try:
-                ciphertext, shared_secret = kem.encap_secret(bytes(public_key))
-            except RuntimeError:
-                raise InvalidKeyError(f"liboqs rejected the {params.name} public key") from None
-        # liboqs-python returns (ciphertext, shared_secret); this API is the other way round.
-        return bytes(shared_secret), bytes(ciphertext)
-
-    def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
-        _check_ciphertext(params, ciphertext)
-        _check_seed(seed)
-        self._offered(params)
-        with self._oqs.KeyEncapsulation(params.name) as kem:
-            try:
-                kem.generate_keypair_seed(bytes(seed))
-                shared_secret = kem.decap_secret(bytes(ciphertext))
-            except (RuntimeError, ValueError) as exc:
-                raise BackendUnavailableError(
-                    f"liboqs {params.name} decaps failed: {exc}"
-                ) from None
-        return bytes(shared_secret)
 
     def validate_public_key(self, params: KemParams, public_key: bytes) -> None:
         check_public_key(params, public_key)
@@ -557,47 +291,14 @@ def decapsulate(
 
     Only a wrong length raises (MalformedInputError); the result must be kept secret.
     """
-    _check_ciphertext(params, ciphertext)
-    _check_seed(seed)
+    check_ciphertext(params, ciphertext)
+    check_seed(seed)
     return (backend or get_backend()).decapsulate(params, seed, ciphertext)
 
 
 # ── Named KEMs: ML-KEM on any backend, the others through liboqs ────────────────────────
 
-_PARAMS_BY_NAME: dict[str, KemParams] = {params.name: params for params in _KNOWN_PARAMS}
-_RANDOMBYTES = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
-_LIBOQS_RNG_LOCK = threading.Lock()
-
-
-class NamedKem(Protocol):
-    """One KEM, by its liboqs name. Every method checks its own input lengths.
-
-    A decapsulation state is secret: for ML-KEM the 64-byte seed d || z, otherwise liboqs's
-    secret key (info.state_size bytes either way). With a deterministic `rng` (tests and
-    vectors) every random byte comes from it; otherwise the library's own CSPRNG supplies
-    them and `rng` is not drawn from, as for ML-KEM encapsulation.
-    """
-
-    @property
-    def info(self) -> KemInfo: ...
-
-    def generate(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes]:
-        """A fresh key pair as (state, public_key)."""
-        ...
-
-    def encapsulate(
-        self, public_key: bytes, rng: RandomSource = SYSTEM_RANDOM
-    ) -> tuple[bytes, bytes]:
-        """Validate `public_key`, then encapsulate to it: (shared_secret, ciphertext)."""
-        ...
-
-    def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
-        """The shared secret; only wrong lengths raise (MalformedInputError)."""
-        ...
-
-    def validate_public_key(self, public_key: bytes) -> None:
-        """Raises InvalidKeyError: FIPS 203 §7.2 for ML-KEM, the length for the others."""
-        ...
+_PARAMS_BY_NAME: dict[str, KemParams] = {params.name: params for params in KNOWN_PARAMS}
 
 
 class _MlKem:
@@ -628,130 +329,6 @@ class _MlKem:
         return f"NamedKem({self._info.name!r}, backend={self._backend.name!r})"
 
 
-class _OqsKem:
-    """HQC, FrodoKEM or BIKE through liboqs-python."""
-
-    def __init__(self, info: KemInfo, oqs: Any) -> None:
-        self._info, self._oqs = info, oqs
-
-    @property
-    def info(self) -> KemInfo:
-        return self._info
-
-    def generate(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes]:
-        with self._randomness(rng), self._oqs.KeyEncapsulation(self._info.name) as kem:
-            try:
-                public_key = bytes(kem.generate_keypair())
-                state = bytes(kem.export_secret_key())
-            except (RuntimeError, ValueError) as exc:
-                raise BackendUnavailableError(
-                    f"liboqs {self._info.name} keygen failed: {exc}"
-                ) from None
-        self._check_output("public key", public_key, self._info.public_key_size)
-        self._check_output("secret key", state, self._info.state_size)
-        return state, public_key
-
-    def encapsulate(
-        self, public_key: bytes, rng: RandomSource = SYSTEM_RANDOM
-    ) -> tuple[bytes, bytes]:
-        self.validate_public_key(public_key)
-        with self._randomness(rng), self._oqs.KeyEncapsulation(self._info.name) as kem:
-            try:
-                ciphertext, shared_secret = kem.encap_secret(bytes(public_key))
-            except (RuntimeError, ValueError):
-                raise InvalidKeyError(f"liboqs rejected the {self._info.name} public key") from None
-        self._check_output("ciphertext", ciphertext, self._info.ciphertext_size)
-        self._check_output("shared secret", shared_secret, self._info.shared_secret_size)
-        # liboqs-python returns (ciphertext, shared_secret); this API is the other way round.
-        return bytes(shared_secret), bytes(ciphertext)
-
-    def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
-        name = self._info.name
-        if len(state) != self._info.state_size:
-            raise MalformedInputError(
-                f"{name} state must be {self._info.state_size} bytes, got {len(state)}"
-            )
-        if len(ciphertext) != self._info.ciphertext_size:
-            raise MalformedInputError(
-                f"{name} ciphertext must be {self._info.ciphertext_size} bytes, "
-                f"got {len(ciphertext)}"
-            )
-        with self._oqs.KeyEncapsulation(name, bytes(state)) as kem:
-            try:
-                shared_secret = bytes(kem.decap_secret(bytes(ciphertext)))
-            except (RuntimeError, ValueError):
-                raise MalformedInputError(f"liboqs rejected the {name} ciphertext") from None
-        self._check_output("shared secret", shared_secret, self._info.shared_secret_size)
-        return shared_secret
-
-    def validate_public_key(self, public_key: bytes) -> None:
-        # Deviation: HQC, FrodoKEM and BIKE define no encapsulation-key check beyond the
-        # length (every byte string of that length is a key), and liboqs exposes none.
-        if len(public_key) != self._info.public_key_size:
-            raise InvalidKeyError(
-                f"{self._info.name} public key must be {self._info.public_key_size} bytes, "
-                f"got {len(public_key)}"
-            )
-
-    def _randomness(self, rng: RandomSource) -> Any:
-        if rng.deterministic:
-            return liboqs_randomness_deterministic_for_tests(rng.random_bytes)
-        return _no_randomness_override()
-
-    def _check_output(self, what: str, value: bytes, size: int) -> None:
-        if len(value) != size:
-            raise BackendUnavailableError(
-                f"liboqs {self._info.name} returned a {len(value)}-byte {what}, not {size}"
-            )
-
-    def __repr__(self) -> str:
-        return f"NamedKem({self._info.name!r}, backend='liboqs')"
-
-
-@contextmanager
-def _no_randomness_override() -> Iterator[None]:
-    yield
-
-
-@contextmanager
-def liboqs_randomness_deterministic_for_tests(draw: Callable[[int], bytes]) -> Iterator[None]:
-    """Inside the block, liboqs's randombytes returns draw(n); for vectors and tests only.
-
-    liboqs's random source is process-wide, so a lock serialises these blocks; a liboqs call
-    from another thread during one would draw from `draw` too. Leaving the block restores
-    the system source.
-    """
-    lib = _liboqs_library()
-    failures: list[str] = []
-
-    def callback(buffer: Any, n: int) -> None:
-        try:
-            data = draw(n)
-            if len(data) != n:
-                raise MisuseError(f"the random source gave {len(data)} bytes, not {n}")
-        except Exception as exc:
-            # An exception cannot cross into C: fill nothing random-looking, fail afterwards.
-            failures.append(type(exc).__name__)
-            data = bytes(n)
-        ctypes.memmove(buffer, data, n)
-
-    hook = _RANDOMBYTES(callback)
-    with _LIBOQS_RNG_LOCK:
-        lib.OQS_randombytes_custom_algorithm(hook)
-        try:
-            yield
-        finally:
-            lib.OQS_randombytes_switch_algorithm(b"system")
-    if failures:
-        raise MisuseError(f"the deterministic random source failed inside liboqs: {failures[0]}")
-
-
-def _liboqs_library() -> Any:
-    backend = get_backend("liboqs")
-    assert isinstance(backend, LiboqsBackend)
-    return backend.native()
-
-
 def _liboqs_for(name: str) -> LiboqsBackend:
     try:
         backend = get_backend("liboqs")
@@ -772,7 +349,7 @@ def named(name: str, backend: KemBackend | None = None) -> NamedKem:
     params = _PARAMS_BY_NAME.get(info.name)
     if params is not None:
         chosen = backend or get_backend()
-        if params not in _BACKEND_PARAMS.get(chosen.name, _KNOWN_PARAMS) or (
+        if params not in BACKEND_PARAMS.get(chosen.name, KNOWN_PARAMS) or (
             isinstance(chosen, LiboqsBackend) and info.name not in chosen.enabled
         ):
             raise BackendUnavailableError(
@@ -803,3 +380,20 @@ def names(backend: KemBackend | None = None) -> tuple[str, ...]:
         elif oqs_backend is not None and oqs_backend.offers(by_name(name)):
             runnable.append(name)
     return tuple(runnable)
+
+
+def public_key_from_seed(name: str, seed: bytes) -> bytes:
+    """The encapsulation key of an ML-KEM seed d || z, for the ML-KEM called `name`."""
+    params = _PARAMS_BY_NAME.get(by_name(name).name)
+    if params is None:
+        raise MisuseError(f"{name} keeps no seed: its public key cannot be rebuilt")
+    return get_backend().public_key_from_seed(params, seed)
+
+
+@contextmanager
+def liboqs_randomness_deterministic_for_tests(draw: Callable[[int], bytes]) -> Iterator[None]:
+    """Inside the block liboqs's randombytes returns draw(n); for vectors and tests only."""
+    backend = get_backend("liboqs")
+    assert isinstance(backend, LiboqsBackend)
+    with randomness_from_deterministic_for_tests(backend.native(), draw):
+        yield

@@ -115,7 +115,7 @@ class Profile:
 
     @property
     def label(self) -> str:
-        """A short readable name, e.g. "ML-KEM-1024/HQC-1/chunked-32x4"."""
+        """A short readable name, e.g. "ML-KEM-1024/HQC-1/chunked-64x4"."""
         tail: str = self.transport
         if self.transport == "chunked":
             tail = f"chunked-{self.chunk_size}x{self.chunk_expansion}"

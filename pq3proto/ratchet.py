@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from . import kem
 from .constants import (
+    DEFAULT_REKEY_KEM,
     MAX_FORWARD_JUMP,
     MAX_RECEIVING_CHAINS,
     MAX_RETIRED_CHAINS,
@@ -137,20 +138,27 @@ NO_EFFECTS = Effects()
 # ── Send side ───────────────────────────────────────────────────────────────────────────
 
 
+def rekey_kem(name: str | None = None) -> kem.NamedKem:
+    """The rekey KEM of a profile (PQ3's ML-KEM-768 by default) on the chosen backend."""
+    return kem.named(name or DEFAULT_REKEY_KEM)
+
+
 def start_sending_chain(
     state: RatchetState,
     dst_send: bytes,
     policy: RekeyPolicy,
     now: float,
     rng: RandomSource,
+    rekey: kem.NamedKem | None = None,
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToSender: a fresh P-256 key, optional encapsulation and rekey request."""
+    rekey = rekey or rekey_kem()
     new_key = P256PrivateKey.generate(rng)
     ecdh_ss = new_key.exchange(state.peer_point)
     kem_ss = kem_ct = None
     answered = state.peer_kem_public
     if answered is not None:
-        kem_ss, kem_ct = kem.encapsulate(kem.MLKEM768, answered, rng)
+        kem_ss, kem_ct = rekey.encapsulate(answered, rng)
     dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
     rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
 
@@ -163,7 +171,7 @@ def start_sending_chain(
         # open: it repeats the request, or the peer would lose it and owe nothing.
         kem_pk = state.my_kem_public
     elif policy.due(since, now - last):
-        seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM768, rng)
+        seed, kem_pk = rekey.generate(rng)
     header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
     new_state = evolve(
         state,
@@ -213,6 +221,7 @@ def plan_receive(
     dst_recv: bytes,
     now: float,
     step: ChainStep,
+    rekey: kem.NamedKem | None = None,
 ) -> ReceivePlan:
     """Locate (or, after an ECDH step, create) the message's chain and the key to open it.
 
@@ -233,7 +242,9 @@ def plan_receive(
             raise TooFarAheadError(
                 f"message {msg.index} of a new chain; at most {MAX_FORWARD_JUMP} may be skipped"
             )
-        state, effects = _receive_ecdh_step(state, msg.header, header_digest, dst_recv, now)
+        state, effects = _receive_ecdh_step(
+            state, msg.header, header_digest, dst_recv, now, rekey or rekey_kem()
+        )
         pos = len(state.receiving) - 1
     else:
         expected = state.receiving[pos].header_digest
@@ -243,7 +254,12 @@ def plan_receive(
 
 
 def _receive_ecdh_step(
-    state: RatchetState, header: ChainHeader, header_digest: bytes, dst_recv: bytes, now: float
+    state: RatchetState,
+    header: ChainHeader,
+    header_digest: bytes,
+    dst_recv: bytes,
+    now: float,
+    rekey: kem.NamedKem,
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
     assert state.my_ecdh is not None and state.my_point is not None
@@ -251,11 +267,11 @@ def _receive_ecdh_step(
     if header.kem_ciphertext is not None:
         if state.my_kem_seed is None or state.my_kem_public is None:
             raise DowngradeError("KEM ciphertext present but no rekey was requested")
-        kem_ss = kem.decapsulate(kem.MLKEM768, state.my_kem_seed, header.kem_ciphertext)
+        kem_ss = rekey.decapsulate(state.my_kem_seed, header.kem_ciphertext)
     elif state.expect_kem:
         raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
     if header.kem_public_key is not None:
-        kem.get_backend().validate_public_key(kem.MLKEM768, header.kem_public_key)
+        rekey.validate_public_key(header.kem_public_key)
     ecdh_ss = state.my_ecdh.exchange(header.ecdh_public_key)
     dst = pk_ratchet_dst(
         dst_recv,

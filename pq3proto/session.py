@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import kem
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
-from .errors import MisuseError, PQ3Error, ReplayError
+from .errors import MisuseError, PQ3Error, ProfileError, ProfileNotAllowedError, ReplayError
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -27,6 +26,7 @@ from .kdf import session_dst
 from .message import HotPath, SendingChain, hot_path
 from .policy import RekeyPolicy
 from .primitives import SYSTEM_RANDOM, RandomSource, sha384
+from .profile import PQ3, Profile
 from .ratchet import (
     NO_EFFECTS,
     Effects,
@@ -38,6 +38,7 @@ from .ratchet import (
     evolve,
     fast_receive_chain,
     plan_receive,
+    rekey_kem,
     start_sending_chain,
 )
 from .trace import (
@@ -64,6 +65,14 @@ def _as_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     raise MisuseError(f"{what} must be bytes, not {type(value).__name__}")
+
+
+def _check_wired(profile: Profile) -> None:
+    if profile.transport != "repeat":
+        raise ProfileError(
+            f"the {profile.transport!r} transport is specified (spec/10-profiles.md) but not "
+            "yet wired into sessions in this revision; use transport='repeat'"
+        )
 
 
 def _keep_in_memory(_: Device) -> None:
@@ -120,6 +129,7 @@ class SessionState:
     policy: RekeyPolicy
     ratchet: RatchetState
     stats: SessionStats
+    profile: Profile = PQ3
 
 
 class Session:
@@ -132,7 +142,10 @@ class Session:
         "_dst_send",
         "_hot",
         "_lock",
+        "_profile",
+        "_profile_id",
         "_recv_tail",
+        "_rekey",
         "_rng",
         "_send_ctx",
         "_signer",
@@ -168,8 +181,13 @@ class Session:
         self._hot: HotPath = hot_path()
         self._signer: Any = self._hot.signer(device.signing_key)
         self._verifier: Any = self._hot.verifier(state.peer.signing_key)
-        self._dst_send = session_dst(state.me.binding(), state.peer.binding())
-        self._dst_recv = session_dst(state.peer.binding(), state.me.binding())
+        # PQ3 itself is the one shared value, so the wire parser's PQ3 fast path sees it.
+        self._profile = PQ3 if state.profile == PQ3 else state.profile
+        self._profile_id = b"" if self._profile is PQ3 else self._profile.to_bytes()
+        self._rekey = rekey_kem(self._profile.rekey_kem)
+        pid = self._profile_id
+        self._dst_send = session_dst(state.me.binding(), state.peer.binding(), pid)
+        self._dst_recv = session_dst(state.peer.binding(), state.me.binding(), pid)
         self._tracer: Tracer | None = None
         self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
@@ -186,9 +204,15 @@ class Session:
         *,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        profile: Profile | None = None,
     ) -> Session:
-        """Start a session to a peer from its public identity and signed prekey bundle."""
-        return cls._initiate(device, peer_identity, bundle, policy, SYSTEM_RANDOM, clock)
+        """Start a session to a peer from its public identity and signed prekey bundle.
+
+        `profile` defaults to the one the bundle names; its start KEM must be the bundle's.
+        """
+        return cls._initiate(
+            device, peer_identity, bundle, policy, SYSTEM_RANDOM, clock, profile
+        )
 
     @classmethod
     def initiate_deterministic_for_tests(
@@ -200,9 +224,10 @@ class Session:
         *,
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
+        profile: Profile | None = None,
     ) -> Session:
         """As initiate, drawing every random value from `rng`: for vectors and tests only."""
-        return cls._initiate(device, peer_identity, bundle, policy, rng, clock)
+        return cls._initiate(device, peer_identity, bundle, policy, rng, clock, profile)
 
     @classmethod
     def _initiate(
@@ -213,21 +238,32 @@ class Session:
         policy: RekeyPolicy | None,
         rng: RandomSource,
         clock: Clock | None,
+        profile: Profile | None,
     ) -> Session:
         policy = policy or RekeyPolicy()
         peer = PublicIdentity.decode(peer_identity)
         bundle = PrekeyBundle.decode(bundle_bytes)
         bundle.verify(peer)
+        profile = profile or bundle.profile
+        if not isinstance(profile, Profile):
+            raise MisuseError("profile must be a pq3proto.Profile")
+        _check_wired(profile)
+        if profile.start_kem != bundle.profile.start_kem:
+            raise MisuseError(
+                f"the bundle's start KEM is {bundle.profile.start_kem}, the profile's "
+                f"{profile.start_kem}"
+            )
         now = (clock or time.time)()
-        start = handshake_initiate(device.identity, peer, bundle, rng)
+        start = handshake_initiate(device.identity, peer, bundle, rng, profile)
         seed = kem_pk = None
         if policy.due(0, 0.0):
-            seed, kem_pk = kem.generate_seed_and_key(kem.MLKEM768, rng)
+            seed, kem_pk = rekey_kem(profile.rekey_kem).generate(rng)
         header = ChainHeader(
             start.ephemeral.public,
             prekey_hash=start.prekey_hash,
             start_ciphertext=start.ciphertext,
             kem_public_key=kem_pk,
+            profile_id=None if profile == PQ3 else profile.to_bytes(),
         )
         ratchet = RatchetState(
             root_key=start.root_key,
@@ -245,7 +281,9 @@ class Session:
             messages_since_pq=0,
             last_pq_time=now,
         )
-        state = SessionState(device.identity, peer, True, policy, ratchet, SessionStats())
+        state = SessionState(
+            device.identity, peer, True, policy, ratchet, SessionStats(), profile
+        )
         return cls(device, state, rng, clock, _origin=_FRESH)
 
     @classmethod
@@ -259,15 +297,20 @@ class Session:
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
         tracer: Tracer | None = None,
+        profiles: tuple[Profile, ...] | None = None,
     ) -> tuple[Session, bytes]:
         """Accept a session from any message of the peer's first chain; returns the plaintext.
+
+        The start names its profile; only `profiles` (default: the device's own) are
+        accepted, others are ProfileNotAllowedError.
 
         The start is recorded on `device` and `save_device(device)` must persist it before
         the plaintext is released: a device restored from older bytes would accept the same
         start again. If save_device raises, accept fails and `device` is left unchanged.
         """
         return cls._accept(
-            device, peer_identity, wire, save_device, policy, SYSTEM_RANDOM, clock, tracer
+            device, peer_identity, wire, save_device, policy, SYSTEM_RANDOM, clock, tracer,
+            profiles,
         )
 
     @classmethod
@@ -282,13 +325,16 @@ class Session:
         policy: RekeyPolicy | None = None,
         clock: Clock | None = None,
         tracer: Tracer | None = None,
+        profiles: tuple[Profile, ...] | None = None,
     ) -> tuple[Session, bytes]:
         """As accept, drawing later random values from `rng`: for vectors and tests only.
 
         Without save_device the start is recorded on `device` in memory only.
         """
         save = save_device if save_device is not None else _keep_in_memory
-        return cls._accept(device, peer_identity, wire, save, policy, rng, clock, tracer)
+        return cls._accept(
+            device, peer_identity, wire, save, policy, rng, clock, tracer, profiles
+        )
 
     @classmethod
     def _accept(
@@ -301,6 +347,7 @@ class Session:
         rng: RandomSource,
         clock: Clock | None,
         tracer: Tracer | None,
+        profiles: tuple[Profile, ...] | None,
     ) -> tuple[Session, bytes]:
         policy = policy or RekeyPolicy()
         peer = PublicIdentity.decode(_as_bytes(peer_identity, "peer identity"))
@@ -308,16 +355,25 @@ class Session:
         h = msg.header
         if h.prekey_hash is None or h.start_ciphertext is None:
             raise MisuseError("message does not start a session: use Session.decrypt")
+        profile = PQ3 if h.profile_id is None else Profile.from_bytes(h.profile_id)
+        _check_wired(profile)
+        allowed = profiles if profiles is not None else (device.profile,)
+        if profile not in allowed or profile.start_kem != device.profile.start_kem:
+            raise ProfileNotAllowedError(
+                f"the session start's profile {profile.label} is not one this device allows"
+            )
         hot = hot_path()
-        dst_recv = session_dst(peer.binding(), device.identity.binding())
+        dst_recv = session_dst(
+            peer.binding(), device.identity.binding(), b"" if h.profile_id is None else h.profile_id
+        )
         hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
         sid = start_id(h.prekey_hash, h.ecdh_public_key, h.start_ciphertext)
         if device.has_seen_start(sid):
             raise ReplayError("this session start was already accepted")
         if h.kem_public_key is not None:
-            kem.get_backend().validate_public_key(kem.MLKEM768, h.kem_public_key)
+            rekey_kem(profile.rekey_kem).validate_public_key(h.kem_public_key)
         start = handshake_respond(
-            device, peer, h.prekey_hash, h.ecdh_public_key, h.start_ciphertext
+            device, peer, h.prekey_hash, h.ecdh_public_key, h.start_ciphertext, profile
         )
         now = (clock or time.time)()
         ratchet = RatchetState(
@@ -338,7 +394,9 @@ class Session:
             messages_since_pq=0,
             last_pq_time=now,
         )
-        state = SessionState(device.identity, peer, False, policy, ratchet, SessionStats())
+        state = SessionState(
+            device.identity, peer, False, policy, ratchet, SessionStats(), profile
+        )
         session = cls(device, state, rng, clock, _origin=_FRESH)
         session._tracer = tracer
         plaintext, _ = session._open(msg, verified=True, accepted=True)
@@ -372,7 +430,7 @@ class Session:
                     "first reply: it can receive, but cannot send until the reply arrives"
                 )
             r, effects = start_sending_chain(
-                r, self._dst_send, st.policy, self._clock(), self._rng
+                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey
             )
         assert r.sending is not None
         if r.sending.next_index > _MAX_INDEX:
@@ -408,10 +466,10 @@ class Session:
             wire = _as_bytes(wire, "message")
         with self._lock:
             if self._tracer is None:
-                return self._open(parse_message(wire), verified=False)
+                return self._open(parse_message(wire, self._profile), verified=False)
             msg = None
             try:
-                msg = parse_message(wire)
+                msg = parse_message(wire, self._profile)
                 return self._open(msg, verified=False)
             except PQ3Error as e:
                 self._emit_refused(msg, type(e).__name__)
@@ -433,7 +491,8 @@ class Session:
             if verifier is not None:
                 self._hot.verify(msg, tail, verifier)
             plan = plan_receive(
-                r, msg, digest, self._dst_recv, self._clock(), self._hot.chain_step
+                r, msg, digest, self._dst_recv, self._clock(), self._hot.chain_step,
+                self._rekey,
             )
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
@@ -494,7 +553,7 @@ class Session:
         auth_data: int,
         ciphertext: int,
     ) -> None:
-        material = header_material(header)
+        material = header_material(header, self._profile)
         self._send_event(
             direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested, completed,
             wire_parts(header_length, material, auth_data, ciphertext), material, None,
@@ -505,7 +564,7 @@ class Session:
             parts = WireParts(0, 0, 0, 0, 0, 0)
             self._send_event("receive", "", -1, False, False, False, parts, (), error)
             return
-        material = header_material(msg.header)
+        material = header_material(msg.header, self._profile)
         parts = wire_parts(
             msg.header_length, material, len(msg.auth_data), len(msg.ciphertext)
         )
@@ -552,6 +611,11 @@ class Session:
     @property
     def policy(self) -> RekeyPolicy:
         return self._state.policy
+
+    @property
+    def profile(self) -> Profile:
+        """The design this session runs (PQ3 unless it was started under another)."""
+        return self._profile
 
     @property
     def state(self) -> SessionState:

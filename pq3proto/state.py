@@ -13,13 +13,11 @@ from . import kem
 from .constants import (
     CHAIN_KEY_SIZE,
     HEADER_DIGEST_SIZE,
-    KEM_SEED_SIZE,
     MAX_RECEIVING_CHAINS,
     MAX_RETIRED_CHAINS,
     MAX_SKIPPED_KEYS,
     MAX_STORED_COUNTER,
     MESSAGE_KEY_SIZE,
-    MLKEM768_PUBLIC_KEY_SIZE,
     P256_POINT_SIZE,
     P256_SCALAR_SIZE,
     ROOT_KEY_SIZE,
@@ -31,7 +29,8 @@ from .errors import MalformedInputError, PQ3Error, UnsupportedVersionError
 from .identity import PublicIdentity
 from .policy import RekeyPolicy
 from .primitives import P256PrivateKey, decode_point
-from .ratchet import RatchetState, ReceiveChain, SendChain
+from .profile import PQ3, Profile
+from .ratchet import RatchetState, ReceiveChain, SendChain, rekey_kem
 from .session import SessionState, SessionStats
 from .wire import read_chain_header
 
@@ -49,7 +48,11 @@ def encode_session_state(s: SessionState) -> bytes:
 
 def _encode(s: SessionState, version: int) -> bytes:
     r = s.ratchet
-    out = [bytes((version,)), s.me.encode(), s.peer.encode()]
+    out = [bytes((version,))]
+    if version != SESSION_STATE_VERSION_1:
+        pid = b"" if s.profile == PQ3 else s.profile.to_bytes()
+        out.append(bytes((len(pid),)) + pid)
+    out += [s.me.encode(), s.peer.encode()]
     out.append(bytes((int(s.initiator),)) + s.policy.encode())
     scalar = r.my_ecdh.scalar() if r.my_ecdh is not None else None
     out.append(r.root_key + _opt(scalar) + r.peer_point)
@@ -67,7 +70,11 @@ def _encode(s: SessionState, version: int) -> bytes:
     for (point, index), mk in r.skipped.items():
         out.append(point + u32(index) + mk)
     out.append(u32(len(r.retired)) + b"".join(r.retired))
-    out.append(_opt(r.my_kem_seed) + _opt(r.peer_kem_public))
+    my_kem = r.my_kem_seed
+    if my_kem is not None and not s.profile.rekey.state_is_seed:
+        assert r.my_kem_public is not None
+        my_kem += r.my_kem_public  # a state that cannot rebuild its key keeps the key too
+    out.append(_opt(my_kem) + _opt(r.peer_kem_public))
     out.append(u64(r.messages_since_pq) + _F64.pack(r.last_pq_time))
     out.append(b"".join(u64(getattr(s.stats, k)) for k in _STATS))
     return b"".join(out)
@@ -111,6 +118,14 @@ def _decode(blob: bytes) -> SessionState:
     version = r.u8("version")
     if version not in (SESSION_STATE_VERSION, SESSION_STATE_VERSION_1):
         raise UnsupportedVersionError(f"session state version {version} is not supported")
+    profile = PQ3
+    if version != SESSION_STATE_VERSION_1:
+        pid = r.take(r.u8("profile length"), "profile")
+        if pid:
+            profile = Profile.from_bytes(pid)
+            if profile == PQ3:
+                raise MalformedInputError("session state: PQ3's profile is stored as empty")
+    rekey = profile.rekey
     me = PublicIdentity._read(r)
     peer = PublicIdentity._read(r)
     initiator = _read_bool(r, "initiator")
@@ -123,7 +138,7 @@ def _decode(blob: bytes) -> SessionState:
     sending = None
     if _read_bool(r, "sending chain presence"):
         hr = Reader(r.lp("sending header", 1 << 16), "sending header")
-        header = read_chain_header(hr)
+        header = read_chain_header(hr, profile)
         hr.done()
         if header.ecdh_public_key != my_point:
             raise MalformedInputError("session state: sending chain is not under my ECDH key")
@@ -159,8 +174,9 @@ def _decode(blob: bytes) -> SessionState:
     if n_retired > MAX_RETIRED_CHAINS:
         raise MalformedInputError("session state: too many retired chains")
     retired = tuple(_read_point(r, "retired point") for _ in range(n_retired))
-    kem_seed = _read_opt(r, KEM_SEED_SIZE, "KEM seed")
-    peer_kem = _read_opt(r, MLKEM768_PUBLIC_KEY_SIZE, "peer KEM key")
+    kem_size = rekey.state_size + (0 if rekey.state_is_seed else rekey.public_key_size)
+    kem_state = _read_opt(r, kem_size, "KEM state")
+    peer_kem = _read_opt(r, rekey.public_key_size, "peer KEM key")
     since = r.u64("messages since rekey")
     (last_pq,) = _F64.unpack(r.take(8, "last rekey time"))
     stats = SessionStats(**{k: r.u64(k) for k in _STATS})
@@ -170,15 +186,20 @@ def _decode(blob: bytes) -> SessionState:
         counters.append(sending.next_index)
     if max(counters) >= MAX_STORED_COUNTER:
         raise MalformedInputError("session state: a counter is out of range")
-    my_kem_public = None
-    if kem_seed is not None:
-        my_kem_public = kem.get_backend().public_key_from_seed(kem.MLKEM768, kem_seed)
+    named = rekey_kem(profile.rekey_kem)
+    kem_seed = my_kem_public = None
+    if kem_state is not None and rekey.state_is_seed:
+        kem_seed = kem_state
+        my_kem_public = kem.public_key_from_seed(rekey.name, kem_seed)
+    elif kem_state is not None:
+        kem_seed, my_kem_public = kem_state[: rekey.state_size], kem_state[rekey.state_size :]
+        named.validate_public_key(my_kem_public)
     if sending is not None and sending.header.kem_public_key not in (None, my_kem_public):
         raise MalformedInputError("session state: sending chain asks with a key not held")
     if sending is not None and not awaiting:
         raise MalformedInputError("session state: a sending chain is always awaiting a reply")
     if peer_kem is not None:
-        kem.get_backend().validate_public_key(kem.MLKEM768, peer_kem)
+        named.validate_public_key(peer_kem)
     ratchet = RatchetState(
         root_key=root_key,
         my_ecdh=my_ecdh,
@@ -195,4 +216,4 @@ def _decode(blob: bytes) -> SessionState:
         messages_since_pq=since,
         last_pq_time=last_pq,
     )
-    return SessionState(me, peer, initiator, policy, ratchet, stats)
+    return SessionState(me, peer, initiator, policy, ratchet, stats, profile)

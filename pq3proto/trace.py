@@ -18,13 +18,11 @@ from typing import Any, Literal
 from .constants import (
     KEY_INDICATOR_SIZE,
     LENGTH_PREFIX_SIZE,
-    MLKEM768_CIPHERTEXT_SIZE,
-    MLKEM768_PUBLIC_KEY_SIZE,
-    MLKEM1024_CIPHERTEXT_SIZE,
     P256_SIGNATURE_SIZE,
     TRACE_CHAIN_ID_BYTES,
 )
 from .primitives import sha384
+from .profile import PQ3, Profile
 from .wire import ChainHeader
 
 __all__ = ["KemMaterial", "TraceEvent", "TraceRecorder", "Tracer", "WireParts", "chain_id"]
@@ -139,15 +137,17 @@ def chain_id(point: bytes) -> str:
     return sha384(point)[:TRACE_CHAIN_ID_BYTES].hex()
 
 
-def header_material(header: ChainHeader) -> tuple[KemMaterial, ...]:
-    """The KEM material a chain header carries under the repeat transport (PQ3)."""
+def header_material(header: ChainHeader, profile: Profile = PQ3) -> tuple[KemMaterial, ...]:
+    """The KEM material a chain header carries, with the profile's KEM names."""
     out: list[KemMaterial] = []
     if header.start_ciphertext is not None:
-        out.append(KemMaterial("start_ciphertext", "ML-KEM-1024", MLKEM1024_CIPHERTEXT_SIZE))
+        out.append(
+            KemMaterial("start_ciphertext", profile.start_kem, len(header.start_ciphertext))
+        )
     if header.kem_ciphertext is not None:
-        out.append(KemMaterial("kem_ciphertext", "ML-KEM-768", MLKEM768_CIPHERTEXT_SIZE))
+        out.append(KemMaterial("kem_ciphertext", profile.rekey_kem, len(header.kem_ciphertext)))
     if header.kem_public_key is not None:
-        out.append(KemMaterial("kem_public_key", "ML-KEM-768", MLKEM768_PUBLIC_KEY_SIZE))
+        out.append(KemMaterial("kem_public_key", profile.rekey_kem, len(header.kem_public_key)))
     return tuple(out)
 
 

@@ -5,13 +5,15 @@ ECDSA signature covers.
 Not: keys, ratchet state or the decision which chain a message belongs to.
 
     version(1) flags(1) ecdhPK(65)
+    [u8(len) profileId(len)]                 flags & PROFILE (start chains, non-PQ3 profiles)
     [preKeyHash(48) startCiphertext(1568)]   flags & SESSION_START
     [kemCiphertext(1088)]                    flags & KEM_CIPHERTEXT
     [kemPublicKey(1184)]                     flags & KEM_PUBLIC_KEY
     index(u32) keyIndicator(32) adLen(u32) ad ctLen(u32) ct signature(64)
 
 Everything before `index` is the chain header: identical on every message of one sending
-chain, so a late or reordered message alone carries what its chain start needs.
+chain, so a late or reordered message alone carries what its chain start needs. The sizes
+shown are PQ3's; under another profile the KEM fields take that profile's KEM sizes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from .constants import (
     FLAG_KEM_CIPHERTEXT,
     FLAG_KEM_PUBLIC_KEY,
+    FLAG_PROFILE,
     FLAG_SESSION_START,
     KEY_INDICATOR_SIZE,
     KNOWN_FLAGS,
@@ -40,6 +43,7 @@ from .constants import (
 )
 from .encoding import Reader, lp, u32
 from .errors import MalformedInputError, UnsupportedVersionError
+from .profile import PQ3, Profile
 
 SIGNATURE_PREFIX = LABEL_SIGNATURE + LABEL_SIGNATURE_VERSION
 
@@ -53,6 +57,7 @@ class ChainHeader:
     start_ciphertext: bytes | None = None  # ML-KEM-1024, session start only
     kem_ciphertext: bytes | None = None  # ML-KEM-768, answers the peer's rekey key
     kem_public_key: bytes | None = None  # ML-KEM-768, asks the peer for a rekey
+    profile_id: bytes | None = None  # a non-PQ3 profile's identifier, on its start chain
 
     @property
     def flags(self) -> int:
@@ -63,11 +68,15 @@ class ChainHeader:
             f |= FLAG_KEM_CIPHERTEXT
         if self.kem_public_key is not None:
             f |= FLAG_KEM_PUBLIC_KEY
+        if self.profile_id is not None:
+            f |= FLAG_PROFILE
         return f
 
     def encode(self) -> bytes:
         """version || flags || ecdhPK || chain material: the wire bytes before `index`."""
         out = bytes((WIRE_VERSION, self.flags)) + self.ecdh_public_key
+        if self.profile_id is not None:
+            out += bytes((len(self.profile_id),)) + self.profile_id
         if self.prekey_hash is not None:
             assert self.start_ciphertext is not None
             out += self.prekey_hash + self.start_ciphertext
@@ -143,8 +152,12 @@ class ParsedMessage:
         )
 
 
-def read_chain_header(r: Reader) -> ChainHeader:
-    """Read version, flags, ecdhPK and the chain material the flags announce."""
+def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
+    """Read version, flags, ecdhPK and the chain material the flags announce.
+
+    `profile` is the session's; None reads a session start, whose profile is PQ3's unless
+    its header names another.
+    """
     version = r.u8("version")
     if version != WIRE_VERSION:
         raise UnsupportedVersionError(f"message version {version} is not supported")
@@ -154,15 +167,39 @@ def read_chain_header(r: Reader) -> ChainHeader:
     if flags & FLAG_SESSION_START and flags & FLAG_KEM_CIPHERTEXT:
         raise MalformedInputError("a session-start chain cannot answer a rekey")
     ecdh_pk = r.take(P256_POINT_SIZE, "ecdhPK")
+    profile_id = None
+    if flags & FLAG_PROFILE:
+        if not flags & FLAG_SESSION_START:
+            raise MalformedInputError("only a session-start chain names its profile")
+        profile_id = r.take(r.u8("profile identifier length"), "profile identifier")
+        named = Profile.from_bytes(profile_id)
+        if named == PQ3:
+            raise MalformedInputError("PQ3's own profile is never named on the wire")
+        if profile is not None and named != profile:
+            raise MalformedInputError("the message names another profile than the session's")
+        profile = named
+    elif profile is None:
+        profile = PQ3
+    elif flags & FLAG_SESSION_START and profile != PQ3:
+        raise MalformedInputError("a session start of this profile must name it")
+    start_size, ct_size, pk_size = _kem_sizes(profile)
     prekey_hash = start_ct = kem_ct = kem_pk = None
     if flags & FLAG_SESSION_START:
         prekey_hash = r.take(PREKEY_HASH_SIZE, "preKeyHash")
-        start_ct = r.take(MLKEM1024_CIPHERTEXT_SIZE, "start ciphertext")
+        start_ct = r.take(start_size, "start ciphertext")
     if flags & FLAG_KEM_CIPHERTEXT:
-        kem_ct = r.take(MLKEM768_CIPHERTEXT_SIZE, "KEM ciphertext")
+        kem_ct = r.take(ct_size, "KEM ciphertext")
     if flags & FLAG_KEM_PUBLIC_KEY:
-        kem_pk = r.take(MLKEM768_PUBLIC_KEY_SIZE, "KEM public key")
-    return ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk)
+        kem_pk = r.take(pk_size, "KEM public key")
+    return ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk, profile_id)
+
+
+def _kem_sizes(profile: Profile) -> tuple[int, int, int]:
+    """(start ciphertext, rekey ciphertext, rekey public key) sizes of a profile."""
+    if profile is PQ3:
+        return MLKEM1024_CIPHERTEXT_SIZE, MLKEM768_CIPHERTEXT_SIZE, MLKEM768_PUBLIC_KEY_SIZE
+    rekey = profile.rekey
+    return profile.start.ciphertext_size, rekey.ciphertext_size, rekey.public_key_size
 
 
 def _header_length(flags: int) -> int:
@@ -190,12 +227,16 @@ _HEADER_CACHE: dict[bytes, ChainHeader] = {}
 _HEADER_CACHE_SIZE = 256
 
 
-def parse_message(data: bytes) -> ParsedMessage:
+def parse_message(data: bytes, profile: Profile | None = None) -> ParsedMessage:
     """Parse one message strictly: known version and flags, exact lengths, no trailing bytes.
 
-    The fast path below accepts exactly what the strict path accepts: it returns only when
-    every length is consistent, and leaves every other input to the strict path's errors.
+    `profile` is the receiving session's (its KEM sizes); None parses a session start
+    (read_chain_header). The fast path below, for PQ3 only, accepts exactly what the strict
+    path accepts: it returns only when every length is consistent, and leaves every other
+    input to the strict path's errors.
     """
+    if profile is not None and profile is not PQ3:
+        return _parse_strict(data, profile)
     if type(data) is bytes and len(data) > 2 and data[0] == WIRE_VERSION:
         h = _HEADER_LENGTHS.get(data[1])
         n = len(data)
@@ -235,9 +276,9 @@ def parse_message(data: bytes) -> ParsedMessage:
     return _parse_strict(data)
 
 
-def _parse_strict(data: bytes) -> ParsedMessage:
+def _parse_strict(data: bytes, profile: Profile | None = None) -> ParsedMessage:
     r = Reader(data, "message")
-    header = read_chain_header(r)
+    header = read_chain_header(r, profile)
     header_length = len(data) - r.remaining()
     index = r.u32("index")
     indicator = r.take(KEY_INDICATOR_SIZE, "key indicator")

@@ -18,6 +18,7 @@ from pq3proto.chunking import (
     Encoder,
     Reassembler,
     chunk_count,
+    expected_sends,
     material_id,
     split,
     total_count,
@@ -133,7 +134,7 @@ def test_material_id_is_the_specified_hash() -> None:
 
 def test_chunk_layout() -> None:
     chunk = Chunk(PK, b"\xaa\xbb\xcc\xdd", 3, 12, 7, b"\x10\x11\x12\x13")
-    assert chunk.to_bytes() == bytes.fromhex("01aabbccdd0003000c000710111213")
+    assert chunk.to_bytes() == bytes.fromhex("01 aabbccdd 0003 000c 0007 10111213")
     assert Chunk.from_bytes(chunk.to_bytes()) == chunk
     assert "10111213" not in repr(chunk)
 
@@ -142,17 +143,17 @@ def test_chunk_layout() -> None:
     "hex_chunk",
     [
         "",
-        "01aabbccdd00030003000010",  # one byte of data: below the 2-byte minimum
-        "01aabbccdd000300030000",  # no data
-        "00aabbccdd0003000300001011",  # kind 0
-        "03aabbccdd0003000300001011",  # kind 3
-        "ffaabbccdd0003000300001011",
-        "01aabbccdd0000000300001011",  # k = 0
-        "01aabbccdd0004000300001011",  # n < k
-        "01aabbccdd0003000300031011",  # i = n
-        "01aabbccdd00030003ffff1011",  # i > n
-        "01aabbccdd000300030000101112",  # odd data length
-        "01aabbccdd0003ffff0000" + "00" * 2050,  # more than 2,048 bytes
+        "01 aabbccdd 0003 0003 0000 10",  # one byte of data: below the 2-byte minimum
+        "01 aabbccdd 0003 0003 0000",  # no data
+        "00 aabbccdd 0003 0003 0000 1011",  # kind 0
+        "03 aabbccdd 0003 0003 0000 1011",  # kind 3
+        "ff aabbccdd 0003 0003 0000 1011",
+        "01 aabbccdd 0000 0003 0000 1011",  # k = 0
+        "01 aabbccdd 0004 0003 0000 1011",  # n < k
+        "01 aabbccdd 0003 0003 0003 1011",  # i = n
+        "01 aabbccdd 0003 0003 ffff 1011",  # i > n
+        "01 aabbccdd 0003 0003 0000 101112",  # odd data length
+        "01 aabbccdd 0003 ffff 0000" + "00" * 2050,  # more than 2,048 bytes
     ],
 )
 def test_bad_chunks(hex_chunk: str) -> None:
@@ -335,3 +336,38 @@ def test_constructor_misuse() -> None:
         Encoder.of(b"abc", PK, 32, 2).chunk(2)
     with pytest.raises(MisuseError):
         Chunk(PK, b"abc", 1, 1, 0, b"\x00\x00")
+
+
+# ── Expected messages until a material is whole ──────────────────────────────────────────
+
+
+def _simulated_sends(k: int, n: int, loss: float, rng: random.Random) -> int:
+    received: set[int] = set()
+    sends = 0
+    while len(received) < k:
+        if rng.random() >= loss:
+            received.add(sends % n)
+        sends += 1
+    return sends
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "loss"), [(37, 148, 0.2), (37, 37, 0.2), (10, 10, 0.5), (5, 20, 0.05), (1, 1, 0.3)]
+)
+def test_expected_sends_matches_simulation(k: int, n: int, loss: float) -> None:
+    rng = random.Random(f"{k} {n} {loss}")
+    runs = [_simulated_sends(k, n, loss, rng) for _ in range(3000)]
+    mean = sum(runs) / len(runs)
+    spread = (sum((r - mean) ** 2 for r in runs) / (len(runs) - 1)) ** 0.5
+    assert abs(expected_sends(k, n, loss) - mean) < 4 * spread / len(runs) ** 0.5 + 1e-9
+
+
+def test_expected_sends_closed_forms() -> None:
+    assert expected_sends(37, 148, 0.0) == 37
+    # Without wrap-around it is the negative binomial mean k / (1 - p).
+    assert expected_sends(37, 65535, 0.2) == pytest.approx(37 / 0.8, rel=1e-9)
+    # One chunk sent over and over: a geometric number of tries.
+    assert expected_sends(1, 1, 0.5) == pytest.approx(2.0, rel=1e-9)
+    for bad in ((0, 1, 0.1), (2, 1, 0.1), (1, 1, 1.0), (1, 1, -0.1)):
+        with pytest.raises(MisuseError):
+            expected_sends(*bad)

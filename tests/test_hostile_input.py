@@ -360,9 +360,12 @@ def test_unknown_versions() -> None:
 def test_unknown_flags_are_malformed() -> None:
     for base, target in (("reply", t_decrypt), ("start", t_accept)):
         wire = WORLD.encodings()[base]
-        for flag in (0x08, 0x10, 0x80):
+        for flag in (0x10, 0x20, 0x80):
             bad = wire[:1] + bytes((wire[1] | flag,)) + wire[2:]
             assert type(only_pq3(target, bad)) is MalformedInputError
+        # FLAG_PROFILE (0x08) with no profile identifier behind it
+        bad = wire[:1] + bytes((wire[1] | 0x08,)) + wire[2:]
+        assert isinstance(only_pq3(target, bad), MalformedInputError)
         both = wire[:1] + bytes((FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT,)) + wire[2:]
         assert type(only_pq3(target, both)) is MalformedInputError
 

@@ -21,7 +21,7 @@ from pq3proto.kem_table import all_names
 from pq3proto.profile import PQ3, TRANSPORTS
 
 # spec/10-profiles.md §1: version 0x01, ML-KEM-1024 (0x0105), ML-KEM-768 (0x0103), repeat (0x01)
-PQ3_IDENTIFIER = bytes.fromhex("010105010301")
+PQ3_IDENTIFIER = bytes.fromhex("01 0105 0103 01")
 
 
 def test_default_is_pq3() -> None:
@@ -47,11 +47,11 @@ def test_frozen() -> None:
 
 def test_chunked_defaults_are_normalised() -> None:
     plain = Profile(transport="chunked")
-    assert (plain.chunk_size, plain.chunk_expansion) == (32, 4)
-    assert plain == Profile(transport="chunked", chunk_size=32, chunk_expansion=4)
-    assert len({plain, Profile(transport="chunked", chunk_size=32)}) == 1
-    assert plain.to_bytes() == bytes.fromhex("010105010303002004")
-    assert not plain.is_default and plain.label.endswith("chunked-32x4")
+    assert (plain.chunk_size, plain.chunk_expansion) == (64, 4)
+    assert plain == Profile(transport="chunked", chunk_size=64, chunk_expansion=4)
+    assert len({plain, Profile(transport="chunked", chunk_size=64)}) == 1
+    assert plain.to_bytes() == bytes.fromhex("01 0105 0103 03 0040 04")
+    assert not plain.is_default and plain.label.endswith("chunked-64x4")
 
 
 def test_every_kem_pair_and_transport_round_trips() -> None:
@@ -148,21 +148,21 @@ def test_truncations_and_extensions(encoded: bytes) -> None:
 @pytest.mark.parametrize(
     "hex_identifier",
     [
-        "000105010301",  # version 0
-        "020105010301",  # version 2
-        "010000010301",  # unknown start KEM
-        "010105010201",  # unknown rekey KEM
-        "010105ffff01",
-        "010105010300",  # unknown transport
-        "010105010304",
-        "010105010301002004",  # chunk parameters on repeat
-        "010105010302002004",  # ... and on first
-        "010105010303",  # chunked without parameters
-        "010105010303002104",  # odd chunk size
-        "010105010303000004",
-        "010105010303080204",  # 2,050 > 2,048
-        "010105010303002000",  # expansion 0
-        "0101050305030002ff",  # FrodoKEM-1344 in 2-byte chunks x 255: too many
+        "00 0105 0103 01",  # version 0
+        "02 0105 0103 01",  # version 2
+        "01 0000 0103 01",  # unknown start KEM
+        "01 0105 0102 01",  # unknown rekey KEM
+        "01 0105 ffff 01",
+        "01 0105 0103 00",  # unknown transport
+        "01 0105 0103 04",
+        "01 0105 0103 01 0020 04",  # chunk parameters on repeat
+        "01 0105 0103 02 0020 04",  # ... and on first
+        "01 0105 0103 03",  # chunked without parameters
+        "01 0105 0103 03 0021 04",  # odd chunk size
+        "01 0105 0103 03 0000 04",
+        "01 0105 0103 03 0802 04",  # 2,050 > 2,048
+        "01 0105 0103 03 0020 00",  # expansion 0
+        "01 0105 0305 03 0002 ff",  # FrodoKEM-1344 in 2-byte chunks x 255: too many
     ],
 )
 def test_bad_identifiers(hex_identifier: str) -> None:

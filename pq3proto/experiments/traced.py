@@ -16,6 +16,7 @@ from ..errors import PQ3Error
 from ..identity import Device
 from ..policy import RekeyPolicy
 from ..primitives import TestingOnlyDeterministicRandom
+from ..profile import Profile
 from ..session import Session
 from ..trace import TraceEvent, TraceRecorder
 from .delivery import Network, NetworkConditions, traffic
@@ -72,6 +73,7 @@ def run_traced(
     messages: int,
     seed: int,
     conditions: NetworkConditions | None = None,
+    profile: Profile | None = None,
 ) -> TracedRun:
     """Run one conversation and trace it. Every random value comes from `seed`."""
     rng = TestingOnlyDeterministicRandom(
@@ -82,8 +84,10 @@ def run_traced(
     def clock() -> float:
         return now[0]
 
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
-    bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
+    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng, profile=profile)
+    bob = Device.generate_deterministic_for_tests(
+        "mailto:bob@example.org", 2, rng, profile=profile
+    )
     run = TracedRun()
     recorder = TraceRecorder(run.events)
     a = Session.initiate_deterministic_for_tests(
