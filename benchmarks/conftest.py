@@ -1,7 +1,7 @@
 """Fixtures of the pytest-benchmark suite: real sessions, chains, and the hot paths to compare.
 
 Owns: setup shared by benchmarks/test_bench_*.py (built once per module, never timed).
-Not: the timed operations themselves, or `pq3proto bench` (pq3proto/bench.py).
+Not: the timed operations themselves, or `pq3proto bench` (pq3proto/bench/).
 """
 
 from __future__ import annotations

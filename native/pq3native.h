@@ -3,7 +3,9 @@
  * Owns: the symmetric chain step, message-key expansion, AES-256-CTR, the signed layout
  * and its ECDSA P-256 signature, the wire bytes of one message, for one message or a
  * batch of one chain. Byte for byte what pq3proto/message.py computes.
- * Not: parsing, chain bookkeeping, the ECDH or PQ steps, deterministic (RFC 6979) nonces.
+ * Also the pieces of the ratchet's ECDH step (P-256 public point, ECDH with point
+ * validation, rootAndChainKey) and the symmetric floor loop of `pq3proto bench`.
+ * Not: parsing, chain bookkeeping, the PQ step, deterministic (RFC 6979) nonces.
  *
  * Conventions: every symbol is pq3_-prefixed; output pointers come first (after the
  * scratch context), inputs are const; 0 is success, a negative PQ3_ERR_* is a failure.
@@ -144,5 +146,40 @@ int pq3_open_batch(pq3_ctx *ctx,
                    const uint8_t *cts, const size_t *ct_lens,
                    const uint8_t *signatures, size_t n,
                    pq3_verifier *verifier);
+
+/* ── The ECDH step (spec/02-key-schedule.md §2-§3) ── */
+
+/* The SEC1 uncompressed public point of a private scalar (32 bytes big-endian, in
+ * [1, n-1]; PQ3_ERR_KEY otherwise): keygen from a scalar drawn by the caller. */
+int pq3_p256_public(pq3_ctx *ctx, uint8_t *point_out, const uint8_t *scalar);
+
+/* ECDH on P-256: secret_out (32 bytes) = x(scalar * peer_point). The peer point must be
+ * an uncompressed point on the curve; anything else is PQ3_ERR_KEY. */
+int pq3_ecdh(pq3_ctx *ctx, uint8_t *secret_out, const uint8_t *scalar,
+             const uint8_t *peer_point);
+
+/* rootAndChainKey: prk = HKDF-Extract(old_root, ecdh_secret); prk = HKDF-Extract(
+ * kem_secret, prk) with kem_secret NULL meaning the absent salt (48 zero bytes);
+ * okm = HKDF-Expand(prk, "rkDerivation-" || dst, 64); rk_out = okm[0:32],
+ * ck_out = okm[32:64]. old_root, ecdh_secret and kem_secret are 32 bytes. */
+int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out,
+                           const uint8_t *old_root, const uint8_t *ecdh_secret,
+                           const uint8_t *kem_secret,
+                           const uint8_t *dst, size_t dst_len);
+
+/* pq3_ecdh then pq3_root_and_chain_key in one call; the ECDH secret stays inside. */
+int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out,
+                       const uint8_t *scalar, const uint8_t *peer_point,
+                       const uint8_t *old_root, const uint8_t *kem_secret,
+                       const uint8_t *dst, size_t dst_len);
+
+/* ── Benchmark floor ── */
+
+/* n messages of one chain, both sides, with no wire layout and no caller in the loop:
+ * sender chain step + message keys + AES-256-CTR of pt; receiver the same + the
+ * indicator check + decryption, checked equal to pt. scratch holds 2 * pt_len bytes.
+ * ck_out receives the chain key after n messages. */
+int pq3_floor_symmetric(pq3_ctx *ctx, uint8_t *ck_out, uint8_t *scratch,
+                        const uint8_t *ck_in, const uint8_t *pt, size_t pt_len, size_t n);
 
 #endif /* PQ3NATIVE_H */

@@ -8,6 +8,8 @@
  *   seal  ck index header ecdh tail ad pt wire ck_next digest scalar point
  *   open  key is_mk index indicator ecdh tail ad ct sig point pt ck_next
  *   batch ck first header ecdh tail ad scalar point n pt_1 .. pt_n wires ck_next
+ *   ecdh  scalar point peer_point secret
+ *   root  old_root ecdh kem("-": absent) dst rk ck
  */
 #include "pq3native.h"
 
@@ -436,6 +438,63 @@ static void do_batch(FILE *f, pq3_ctx *ctx)
     free(point.p);
 }
 
+static void do_ecdh(FILE *f, pq3_ctx *ctx)
+{
+    buf scalar = need_hex(f), point = need_hex(f), peer = need_hex(f), secret = need_hex(f);
+    uint8_t pub[65], out[32], bad[65];
+    memset(out, SENTINEL, sizeof out);
+    CHECK(pq3_p256_public(ctx, pub, scalar.p) == PQ3_OK && memcmp(pub, point.p, 65) == 0,
+          "p256_public");
+    CHECK(pq3_ecdh(ctx, out, scalar.p, peer.p) == PQ3_OK && memcmp(out, secret.p, 32) == 0,
+          "ecdh");
+    memcpy(bad, peer.p, 65);
+    bad[64] ^= 1;
+    memset(out, SENTINEL, sizeof out);
+    CHECK(pq3_ecdh(ctx, out, scalar.p, bad) == PQ3_ERR_KEY && all_byte(out, 32, SENTINEL),
+          "off-curve point accepted or output written");
+    bad[0] = 0x02;
+    CHECK(pq3_ecdh(ctx, out, scalar.p, bad) == PQ3_ERR_KEY, "compressed prefix accepted");
+    CHECK(pq3_ecdh(ctx, NULL, scalar.p, peer.p) == PQ3_ERR_ARGUMENT, "ecdh NULL");
+    free(scalar.p);
+    free(point.p);
+    free(peer.p);
+    free(secret.p);
+}
+
+static void do_root(FILE *f, pq3_ctx *ctx)
+{
+    buf old = need_hex(f), ecdh = need_hex(f), kem = need_hex(f), dst = need_hex(f);
+    buf rk = need_hex(f), ck = need_hex(f);
+    uint8_t rk_out[32], ck_out[32];
+    const uint8_t *kem_p = kem.n ? kem.p : NULL;
+    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, ecdh.p, kem_p, dst.p, dst.n) == PQ3_OK
+              && memcmp(rk_out, rk.p, 32) == 0 && memcmp(ck_out, ck.p, 32) == 0,
+          "root_and_chain_key");
+    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, NULL, kem_p, dst.p, dst.n)
+              == PQ3_ERR_ARGUMENT,
+          "root NULL");
+    (void)ctx;
+    free(old.p);
+    free(ecdh.p);
+    free(kem.p);
+    free(dst.p);
+    free(rk.p);
+    free(ck.p);
+}
+
+static void do_floor(pq3_ctx *ctx)
+{
+    static const uint8_t ck[32] = {1};
+    uint8_t out1[32], out2[32], pt[140], scratch[280];
+    memset(pt, 7, sizeof pt);
+    CHECK(pq3_floor_symmetric(ctx, out1, scratch, ck, pt, sizeof pt, 3) == PQ3_OK, "floor rc");
+    CHECK(pq3_floor_symmetric(ctx, out2, NULL, ck, NULL, 0, 3) == PQ3_OK
+              && memcmp(out1, out2, 32) == 0,
+          "floor chain key depends on the payload");
+    CHECK(pq3_floor_symmetric(ctx, out2, NULL, ck, pt, sizeof pt, 1) == PQ3_ERR_ARGUMENT,
+          "floor without scratch");
+}
+
 static void do_keys(void)
 {
     static const uint8_t zero[65] = {0};
@@ -466,11 +525,14 @@ int main(int argc, char **argv)
         return 2;
     }
     do_keys();
+    do_floor(ctx);
     while (fscanf(f, "%15s", op) == 1) {
         if (strcmp(op, "step") == 0) do_step(f);
         else if (strcmp(op, "seal") == 0) do_seal(f, ctx);
         else if (strcmp(op, "open") == 0) do_open(f, ctx);
         else if (strcmp(op, "batch") == 0) do_batch(f, ctx);
+        else if (strcmp(op, "ecdh") == 0) do_ecdh(f, ctx);
+        else if (strcmp(op, "root") == 0) do_root(f, ctx);
         else {
             fprintf(stderr, "unknown record %s\n", op);
             return 2;

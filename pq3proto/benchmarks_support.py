@@ -3,7 +3,7 @@
 Owns: building a started two-device conversation and the raw chain of one direction from it,
 the machine / revision / load description every result carries, the numpy statistics of
 rates and latencies, choosing the hot path for a run, and a tiny stderr progress bar.
-Not: the workloads and the command (bench.py), or any protocol code: everything here goes
+Not: the workloads and the command (pq3proto/bench/), or any protocol code: everything here goes
 through the public Session / HotPath interfaces.
 """
 
@@ -41,8 +41,10 @@ __all__ = [
     "native_available",
     "one_way_chain",
     "rate_stats",
+    "resolve_kem",
     "resolve_path",
     "revision_info",
+    "selected_kem",
     "selected_path",
 ]
 
@@ -120,9 +122,14 @@ def native_available() -> bool:
 
 
 def resolve_path(choice: str) -> str:
-    """'native' | 'python' | 'auto' to the concrete path; 'native' without the C path raises."""
+    """'native' | 'python' | 'auto' to the concrete path; 'native' without the C path raises.
+
+    'auto' is the path sessions would use now: it follows PQ3PROTO_NATIVE.
+    """
     if choice == "auto":
-        return "native" if native_available() else "python"
+        from . import native
+
+        return native.active_path()
     if choice == "native":
         if not native_available():
             from . import native
@@ -148,6 +155,29 @@ def selected_path(path: str) -> Iterator[None]:
             os.environ.pop(ENV_NATIVE, None)
         else:
             os.environ[ENV_NATIVE] = old
+
+
+def resolve_kem(name: str | None) -> str:
+    """The KEM backend a run uses: `name`, else $PQ3PROTO_KEM, else the default; checked."""
+    from . import kem
+
+    return kem.get_backend(name).name
+
+
+@contextmanager
+def selected_kem(name: str) -> Iterator[None]:
+    """Set PQ3PROTO_KEM for the block (workers inherit it) and restore it afterwards."""
+    from . import kem
+
+    old = os.environ.get(kem.ENV_BACKEND)
+    os.environ[kem.ENV_BACKEND] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(kem.ENV_BACKEND, None)
+        else:
+            os.environ[kem.ENV_BACKEND] = old
 
 
 def check_path(hot: HotPath, path: str) -> None:

@@ -245,3 +245,14 @@ def write_json(path: str, doc: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
+
+
+def cluster_address(text: str) -> str:
+    """A Dask cluster address, local:N or tcp://HOST:PORT (pq3proto.cluster); returned as given."""
+    from .cluster import parse_address
+
+    try:
+        parse_address(text)
+    except MisuseError as e:
+        _fail(str(e))
+    return text.strip()

@@ -112,3 +112,15 @@ def hinted(error: AuthenticationError, hint: str) -> AuthenticationError:
     if type(error) is AuthenticationError and str(error) == MESSAGE_SIGNATURE_FAILED:
         return AuthenticationError(f"{MESSAGE_SIGNATURE_FAILED}; {hint}")
     return error
+
+
+class ClusterError(PQ3Error):
+    """The distributed engine failed a run: a task raised, or the cluster could not start."""
+
+
+class ClusterUnreachableError(ClusterError):
+    """No Dask scheduler answered at the given address within the connect timeout."""
+
+
+class WorkerLostError(ClusterError):
+    """A cluster worker left while the run still needed it; the run has no result."""

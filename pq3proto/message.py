@@ -22,8 +22,8 @@ from .errors import (
     BackendUnavailableError,
     MisuseError,
 )
-from .kdf import chain_step, message_keys
-from .primitives import P256PrivateKey, Verifier, aes256_ctr, ct_equal
+from .kdf import chain_step, message_keys, root_and_chain_key
+from .primitives import P256PrivateKey, RandomSource, Verifier, aes256_ctr, ct_equal
 from .wire import ParsedMessage, encode_message, signature_body
 
 __all__ = [
@@ -54,6 +54,19 @@ class HotPath(Protocol):
     def verifier(self, point: bytes) -> Any: ...
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]: ...
+
+    def p256_generate(self, rng: RandomSource) -> P256PrivateKey:
+        """A fresh ratchet key from `rng`, drawn as P256PrivateKey.generate draws it."""
+
+    def ecdh_root_step(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        peer_point: bytes,
+        kem_secret: bytes | None,
+        dst: bytes,
+    ) -> tuple[bytes, bytes]:
+        """kdf.root_and_chain_key(old_root, key.exchange(peer_point), kem_secret, dst)."""
 
     def seal(
         self,
@@ -147,6 +160,19 @@ class PythonHotPath:
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:
         return chain_step(chain_key)
+
+    def p256_generate(self, rng: RandomSource) -> P256PrivateKey:
+        return P256PrivateKey.generate(rng)
+
+    def ecdh_root_step(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        peer_point: bytes,
+        kem_secret: bytes | None,
+        dst: bytes,
+    ) -> tuple[bytes, bytes]:
+        return root_and_chain_key(old_root, key.exchange(peer_point), kem_secret, dst)
 
     def seal(
         self,

@@ -16,9 +16,13 @@ from typing import Any
 
 from .constants import (
     CHAIN_KEY_SIZE,
+    ECDH_SECRET_SIZE,
+    KEM_SHARED_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
     P256_POINT_SIZE,
+    P256_SCALAR_SIZE,
     P256_SIGNATURE_SIZE,
+    ROOT_KEY_SIZE,
 )
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
@@ -30,7 +34,7 @@ from .errors import (
     PQ3Error,
 )
 from .message import SendingChain, check_consecutive, sign_prehashed_deterministic
-from .primitives import P256PrivateKey
+from .primitives import P256PrivateKey, RandomSource, draw_scalar
 from .wire import ParsedMessage
 
 __all__ = [
@@ -40,6 +44,11 @@ __all__ = [
     "NativeVerifier",
     "active_path",
     "available",
+    "ecdh",
+    "ecdh_root_step",
+    "floor_symmetric",
+    "p256_public",
+    "root_and_chain_key",
     "unavailable_reason",
 ]
 
@@ -180,6 +189,122 @@ class _ThreadState(threading.local):
         self.ctx: Any = _ffi.gc(out[0], _lib.pq3_ctx_free)
 
 
+def _thread_ctx() -> Any:
+    """This thread's C scratch context (shared with NATIVE's)."""
+    return NATIVE._ctx()
+
+
+# ── The ratchet's ECDH step: functions the ratchet can call (Python twins in message.py) ─
+
+
+def p256_public(scalar: bytes) -> bytes:
+    """The SEC1 uncompressed public point of a private scalar; InvalidKeyError out of range."""
+    ctx = _thread_ctx()
+    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
+    out = _alloc("uint8_t[65]")
+    rc = _lib.pq3_p256_public(ctx, out, _bytes(scalar))
+    if rc:
+        _raise(rc, "P-256 public point")
+    return bytes(_ffi.buffer(out))
+
+
+def _check_point(point: bytes) -> None:
+    if len(point) != P256_POINT_SIZE or point[0] != 0x04:
+        raise InvalidKeyError(
+            f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
+        )
+
+
+def _raise_point(rc: int, what: str) -> None:
+    if rc == _lib.PQ3_ERR_KEY:
+        raise InvalidKeyError("P-256 public key is not a point on the curve")
+    _raise(rc, what)
+
+
+def ecdh(scalar: bytes, peer_point: bytes) -> bytes:
+    """x(scalar * peer_point), 32 bytes, after validating the point (as primitives.exchange)."""
+    ctx = _thread_ctx()
+    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
+    _check_point(peer_point)
+    out = _alloc("uint8_t[32]")
+    rc = _lib.pq3_ecdh(ctx, out, _bytes(scalar), _bytes(peer_point))
+    if rc:
+        _raise_point(rc, "ECDH")
+    return bytes(_ffi.buffer(out))
+
+
+def _kem_arg(kem_secret: bytes | None) -> Any:
+    if kem_secret is None:
+        return _NULL
+    _need(kem_secret, KEM_SHARED_SECRET_SIZE, "KEM shared secret")
+    return _bytes(kem_secret)
+
+
+def root_and_chain_key(
+    old_root: bytes, ecdh_secret: bytes, kem_secret: bytes | None, dst: bytes
+) -> tuple[bytes, bytes]:
+    """kdf.root_and_chain_key in one C call: (root key, chain key)."""
+    _require()
+    _need(old_root, ROOT_KEY_SIZE, "root key")
+    _need(ecdh_secret, ECDH_SECRET_SIZE, "ECDH secret")
+    rk = _alloc("uint8_t[32]")
+    ck = _alloc("uint8_t[32]")
+    dst = _bytes(dst)
+    rc = _lib.pq3_root_and_chain_key(
+        rk, ck, _bytes(old_root), _bytes(ecdh_secret), _kem_arg(kem_secret), dst, len(dst)
+    )
+    if rc:
+        _raise(rc, "root key derivation")
+    return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
+
+
+def ecdh_root_step(
+    old_root: bytes, scalar: bytes, peer_point: bytes, kem_secret: bytes | None, dst: bytes
+) -> tuple[bytes, bytes]:
+    """ECDH with the peer point, then rootAndChainKey, in one C call; the secret stays in C."""
+    ctx = _thread_ctx()
+    _need(old_root, ROOT_KEY_SIZE, "root key")
+    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
+    _check_point(peer_point)
+    rk = _alloc("uint8_t[32]")
+    ck = _alloc("uint8_t[32]")
+    dst = _bytes(dst)
+    rc = _lib.pq3_ecdh_root_step(
+        ctx,
+        rk,
+        ck,
+        _bytes(scalar),
+        _bytes(peer_point),
+        _bytes(old_root),
+        _kem_arg(kem_secret),
+        dst,
+        len(dst),
+    )
+    if rc:
+        _raise_point(rc, "ECDH step")
+    return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
+
+
+def floor_symmetric(chain_key: bytes, plaintext: bytes, n: int) -> bytes:
+    """The symmetric floor: n messages' HKDF + AES-256-CTR, both sides, in one C loop.
+
+    Returns the chain key after n messages (so the work cannot be skipped).
+    """
+    ctx = _thread_ctx()
+    _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+    if n < 0:
+        raise MisuseError("floor_symmetric needs n >= 0")
+    plaintext = _bytes(plaintext)
+    scratch = _alloc("uint8_t[]", 2 * len(plaintext) or 1)
+    ck = _alloc("uint8_t[32]")
+    rc = _lib.pq3_floor_symmetric(
+        ctx, ck, scratch, _bytes(chain_key), plaintext, len(plaintext), n
+    )
+    if rc:
+        _raise(rc, "symmetric floor")
+    return bytes(_ffi.buffer(ck))
+
+
 # ── The hot path ───────────────────────────────────────────────────────────────────────
 
 
@@ -207,6 +332,20 @@ class NativeHotPath:
 
     def verifier(self, point: bytes) -> NativeVerifier:
         return NativeVerifier(point)
+
+    def p256_generate(self, rng: RandomSource) -> P256PrivateKey:
+        scalar = draw_scalar(rng)
+        return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+
+    def ecdh_root_step(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        peer_point: bytes,
+        kem_secret: bytes | None,
+        dst: bytes,
+    ) -> tuple[bytes, bytes]:
+        return ecdh_root_step(old_root, key.scalar(), peer_point, kem_secret, dst)
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:
         _require()

@@ -165,34 +165,60 @@ def encode_point(key: ec.EllipticCurvePublicKey) -> bytes:
 
 
 class P256PrivateKey:
-    """A P-256 private key; used for ECDH and for ECDSA. Must be kept secret."""
+    """A P-256 private key; used for ECDH and for ECDSA. Must be kept secret.
 
-    __slots__ = ("_key", "_public")
+    A key made by `from_computed_public` holds only its scalar and public point until a
+    Python-path operation needs the `cryptography` object, which is then built once.
+    """
+
+    __slots__ = ("_key_obj", "_public", "_scalar")
 
     def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
-        self._key = key
+        self._key_obj: ec.EllipticCurvePrivateKey | None = key
         self._public = encode_point(key.public_key())
+        self._scalar: bytes | None = None
 
     @classmethod
     def generate(cls, rng: RandomSource = SYSTEM_RANDOM) -> P256PrivateKey:
         """Draw a scalar uniformly from [1, n-1] by rejection sampling 32-byte strings."""
-        while True:
-            d = int.from_bytes(rng.random_bytes(P256_SCALAR_SIZE), "big")
-            if 1 <= d < P256_ORDER:
-                return cls(ec.derive_private_key(d, _CURVE))
+        return cls.from_scalar(draw_scalar(rng))
 
     @classmethod
     def from_scalar(cls, scalar: bytes) -> P256PrivateKey:
-        if len(scalar) != P256_SCALAR_SIZE:
-            raise MalformedInputError(f"P-256 private scalar must be {P256_SCALAR_SIZE} bytes")
-        d = int.from_bytes(scalar, "big")
-        if not 1 <= d < P256_ORDER:
-            raise InvalidKeyError("P-256 private scalar out of range")
-        return cls(ec.derive_private_key(d, _CURVE))
+        d = _scalar_value(scalar)
+        key = cls(ec.derive_private_key(d, _CURVE))
+        key._scalar = bytes(scalar)
+        return key
+
+    @classmethod
+    def from_computed_public(cls, scalar: bytes, public: bytes) -> P256PrivateKey:
+        """A key from its scalar and the public point computed from it elsewhere (the C path).
+
+        The caller vouches that `public` = scalar * G; nothing is multiplied here.
+        """
+        _scalar_value(scalar)
+        if len(public) != P256_POINT_SIZE or public[0] != 0x04:
+            raise InvalidKeyError("P-256 public key must be 65 bytes, uncompressed")
+        key = object.__new__(cls)
+        key._key_obj = None
+        key._public = bytes(public)
+        key._scalar = bytes(scalar)
+        return key
+
+    @property
+    def _key(self) -> ec.EllipticCurvePrivateKey:
+        k = self._key_obj
+        if k is None:
+            assert self._scalar is not None
+            k = self._key_obj = ec.derive_private_key(int.from_bytes(self._scalar, "big"), _CURVE)
+        return k
 
     def scalar(self) -> bytes:
         """The private scalar, 32 bytes big-endian. Must be kept secret."""
-        return self._key.private_numbers().private_value.to_bytes(P256_SCALAR_SIZE, "big")
+        if self._scalar is None:
+            value = self._key.private_numbers().private_value
+            self._scalar = value.to_bytes(P256_SCALAR_SIZE, "big")
+        return self._scalar
 
     @property
     def public(self) -> bytes:
@@ -216,6 +242,23 @@ class P256PrivateKey:
 
     def __repr__(self) -> str:
         return "P256PrivateKey(<secret>)"
+
+
+def draw_scalar(rng: RandomSource) -> bytes:
+    """A P-256 private scalar uniform in [1, n-1]: rejection sampling of 32-byte strings."""
+    while True:
+        raw = rng.random_bytes(P256_SCALAR_SIZE)
+        if 1 <= int.from_bytes(raw, "big") < P256_ORDER:
+            return raw
+
+
+def _scalar_value(scalar: bytes) -> int:
+    if len(scalar) != P256_SCALAR_SIZE:
+        raise MalformedInputError(f"P-256 private scalar must be {P256_SCALAR_SIZE} bytes")
+    d = int.from_bytes(scalar, "big")
+    if not 1 <= d < P256_ORDER:
+        raise InvalidKeyError("P-256 private scalar out of range")
+    return d
 
 
 class Verifier:

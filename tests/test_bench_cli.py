@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pq3proto import bench
@@ -23,6 +24,8 @@ from pq3proto.progress import Progress
 
 REQUIRED = {
     "schema",
+    "kem_backend",
+    "profile",
     "workload",
     "path",
     "workers",
@@ -91,6 +94,41 @@ def check_common(doc: dict[str, Any], workload: str, workers: int = 1) -> None:
     lat = res["latency"]
     assert lat["samples"] > 0
     assert 0 < lat["p50_us"] <= lat["p90_us"] <= lat["p99_us"]
+    check_floor(doc)
+
+
+FLOOR_PARTS = {
+    "symmetric": {"symmetric"},
+    "fanout": {"symmetric", "sign", "verify"},
+    "full": {"symmetric", "sign", "verify", "keygen", "ecdh", "root_kdf", "kem_keygen",
+             "kem_encaps", "kem_decaps"},
+}
+FLOOR_PARTS["pingpong"] = FLOOR_PARTS["full"]
+
+
+def check_floor(doc: dict[str, Any]) -> None:
+    """Every workload: a floor made of its components, and the rate over it."""
+    res = doc["results"]
+    floor = res["floor"]
+    comps = floor["components"]
+    assert set(comps) == FLOOR_PARTS[doc["workload"]]
+    for c in comps.values():
+        assert c["us"] > 0 and c["per_message"] >= 0 and len(c["definition"]) > 20
+    total = sum(c["us"] * c["per_message"] for c in comps.values())
+    assert floor["us_per_message"] == pytest.approx(total)
+    assert floor["messages_per_second"] == pytest.approx(1e6 / total)
+    assert floor["path"] == doc["path"]
+    base = res.get("single_worker", res)
+    assert floor["rounds"] == len(base["messages_per_second"]["repetitions"])
+    one_core = base["messages_per_second"]["median"]
+    assert res["over_floor"] == pytest.approx(one_core / floor["messages_per_second"])
+    assert len(res["over_floor_per_repetition"]) == floor["rounds"]
+    counted = sum(base["messages_per_repetition"])
+    turns = base["events"].get("direction_changes", 0) / counted
+    assert floor["turns_per_message"] == pytest.approx(turns)
+    if "ecdh" in comps:
+        assert comps["ecdh"]["per_message"] == pytest.approx(2 * turns)
+        assert comps["keygen"]["per_message"] == pytest.approx(turns)
 
 
 def test_symmetric(tmp_path: Path) -> None:
@@ -135,9 +173,8 @@ def test_full_has_floor(tmp_path: Path) -> None:
     check_common(doc, "full")
     res = doc["results"]
     floor = res["floor"]
-    assert floor["sign_us"] > 0 and floor["verify_us"] > 0
-    assert floor["messages_per_second"] > 0
-    assert res["full_over_floor"] > 0
+    assert floor["signature_messages_per_second"] > floor["messages_per_second"] > 0
+    assert 0 < floor["turns_per_message"] < 1
     assert res["events"]["direction_changes"] > 0
     assert res["events"]["ecdh_steps_both_sides"] == 2 * res["events"]["direction_changes"]
 
@@ -163,6 +200,7 @@ def test_fanout_counts_deliveries_and_user_messages(tmp_path: Path) -> None:
 
 
 def test_workers(tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="--workers N > 1 runs on Dask (cluster extra)")
     doc = run(tmp_path, "--workload", "symmetric", "--messages", "256", "--workers", "2")
     check_common(doc, "symmetric", workers=2)
     res = doc["results"]
@@ -187,7 +225,7 @@ def test_path_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     check_common(doc, "full")
     assert doc["path"] == "python"
-    assert "cryptography" in doc["results"]["floor"]["method"]
+    assert "cryptography" in doc["results"]["floor"]["components"]["keygen"]["definition"]
     assert "PQ3PROTO_NATIVE" not in os.environ  # the run restores the environment
 
 
@@ -246,3 +284,140 @@ def test_progress_bar_draws_and_finishes() -> None:
 def test_idle_fraction_is_a_share() -> None:
     idle = cpu_idle_fraction(0.05)
     assert idle is None or 0.0 <= idle <= 1.0
+
+
+# ── Provenance ────────────────────────────────────────────────────────────────────────
+
+
+def test_path_auto_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PQ3PROTO_NATIVE", "0")
+    doc = run(tmp_path, "--messages", "64")
+    assert doc["path"] == "python"
+    assert doc["parameters"]["path_requested"] == "auto"
+    assert doc["parameters"]["path_env"] == "0"
+    assert os.environ["PQ3PROTO_NATIVE"] == "0"  # restored, not left at the run's value
+
+
+def test_kem_backend_is_recorded_and_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PQ3PROTO_KEM", raising=False)
+    doc = run(tmp_path, "--workload", "pingpong", "--messages", "20", "--floor-messages", "16",
+              "--kem", "reference")
+    assert doc["kem_backend"] == "reference"
+    assert doc["results"]["floor"]["kem_backend"] == "reference"
+    assert doc["profile"] == "PQ3"
+    assert "PQ3PROTO_KEM" not in os.environ
+    default = run(tmp_path, "--messages", "64")
+    assert default["kem_backend"] == "openssl"
+
+
+def test_unknown_kem_fails_cleanly() -> None:
+    with pytest.raises(SystemExit) as info:  # a usage error, like every bad option value
+        main(["bench", "--kem", "nope", "--idle-sample", "0"])
+    assert info.value.code == 2
+
+
+# ── Compare ───────────────────────────────────────────────────────────────────────────
+
+
+@pytest.fixture(scope="module")
+def pingpong_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("cmp")
+    out = tmp / "a.json"
+    argv = ["bench", "--workload", "pingpong", "--messages", "40", "--repeat", "3",
+            "--warmup", "5", "--floor-messages", "16", "--idle-sample", "0", "--json", str(out)]
+    assert main(argv) == 0
+    doc: dict[str, Any] = json.loads(out.read_text())
+    return doc
+
+
+def _write(path: Path, doc: dict[str, Any]) -> str:
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _scaled(doc: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A copy whose per-repetition rates (and their statistics) are multiplied by factor."""
+    new = json.loads(json.dumps(doc))
+    stats = new["results"]["messages_per_second"]
+    for k in ("min", "median", "max", "mean", "stdev"):
+        stats[k] *= factor
+    stats["repetitions"] = [x * factor for x in stats["repetitions"]]
+    return new
+
+
+def test_compare_same_run_is_not_a_regression(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _write(tmp_path / "a.json", pingpong_doc)
+    assert main(["bench", "compare", a, a]) == 0
+    out = capsys.readouterr().out
+    assert "messages_per_second" in out and "over_floor" in out and "floor.ecdh_us" in out
+    assert "0 figure(s) regressed" in out
+
+
+def test_compare_flags_a_drop_beyond_band_and_threshold(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _write(tmp_path / "a.json", pingpong_doc)
+    reps = pingpong_doc["results"]["messages_per_second"]["repetitions"]
+    spread = (max(reps) - min(reps)) / 2 / float(np.median(reps))
+    # Far beyond twice the spread (the band of two equal runs) and the threshold.
+    factor = 1 / (1 + 4 * spread + 0.5)
+    b = _write(tmp_path / "b.json", _scaled(pingpong_doc, factor))
+    assert main(["bench", "compare", a, b, "--threshold", "5"]) == 1
+    line = next(ln for ln in capsys.readouterr().out.splitlines()
+                if ln.strip().startswith("messages_per_second "))
+    assert line.rstrip().endswith("REGRESSED")
+    # The same drop, seen the other way round, is an improvement.
+    assert main(["bench", "compare", b, a]) == 0
+    # A threshold above the drop: no regression.
+    assert main(["bench", "compare", a, b, "--threshold", "1000"]) == 0
+
+
+def test_compare_small_change_inside_the_noise_band_passes(
+    tmp_path: Path, pingpong_doc: dict[str, Any]
+) -> None:
+    doc = json.loads(json.dumps(pingpong_doc))
+    stats = doc["results"]["messages_per_second"]
+    med = stats["median"]
+    stats["repetitions"] = [med * 0.7, med, med * 1.3]  # a band of ±30% on each side
+    a = _write(tmp_path / "a.json", doc)
+    b = _write(tmp_path / "b.json", _scaled(doc, 0.85))
+    assert main(["bench", "compare", a, b, "--threshold", "0"]) == 0
+
+
+def test_compare_refuses_bad_input(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _write(tmp_path / "a.json", pingpong_doc)
+    other = json.loads(json.dumps(pingpong_doc))
+    other["workload"] = "symmetric"
+    b = _write(tmp_path / "b.json", other)
+    assert main(["bench", "compare", a, b]) == 2
+    (tmp_path / "junk.json").write_text("{not json")
+    assert main(["bench", "compare", a, str(tmp_path / "junk.json")]) == 2
+    assert main(["bench", "compare", a, _write(tmp_path / "x.json", {"schema": "x"})]) == 2
+    for usage in ([a, str(tmp_path / "missing.json")], [a, a, "--threshold", "-1"]):
+        with pytest.raises(SystemExit) as info:
+            main(["bench", "compare", *usage])
+        assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "pq3proto:" in err
+
+
+def test_compare_notes_differences(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = json.loads(json.dumps(pingpong_doc))
+    other["kem_backend"] = "liboqs"
+    other["parameters"]["payload"] = 1000
+    a = _write(tmp_path / "a.json", pingpong_doc)
+    b = _write(tmp_path / "b.json", other)
+    main(["bench", "compare", a, b])
+    out = capsys.readouterr().out
+    assert "kem_backend: openssl -> liboqs" in out
+    assert "parameter payload: 140 -> 1000" in out

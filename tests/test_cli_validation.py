@@ -38,6 +38,8 @@ BAD: dict[tuple[str, str], list[str]] = {
     ("bench", "--repeat"): ["0", "x"],
     ("bench", "--workers"): ["0", "-2"],
     ("bench", "--path"): ["fast"],
+    ("bench", "--kem"): ["nope"],
+    ("bench", "--cluster"): ["local:0", "tcp://", "nowhere"],
     ("bench", "--compare"): ["=yes"],
     ("bench", "--compare-messages"): ["0", "x"],
     ("bench", "--batch"): ["0"],
@@ -62,6 +64,10 @@ BAD: dict[tuple[str, str], list[str]] = {
     ("vectors generate", "dir"): [FILE, ""],
     ("vectors verify", "path"): ["/nonexistent-pq3proto-dir", ""],
     ("vectors accumulate", "--count"): ["0", "x"],
+    ("simulate", "--cluster"): ["local:0", "tcp://host", "nowhere"],
+    ("bench compare", "a"): ["/nonexistent-pq3proto-dir/a.json", DIR],
+    ("bench compare", "b"): ["/nonexistent-pq3proto-dir/b.json", DIR],
+    ("bench compare", "--threshold"): ["-1", "x"],
     ("interop run", "--a"): [""],
     ("interop run", "--b"): [""],
     ("interop run", "--scenarios"): ["nonsense", ","],
@@ -83,7 +89,7 @@ def _leaves(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[
     tuple[str, argparse.ArgumentParser]
 ]:
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
+    if not subs or not all(a.required for a in subs):  # a command with optional subcommands
         yield prefix.strip(), parser
     for action in subs:
         for name, child in action.choices.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pq3proto import errors, message, native, primitives
+from pq3proto import errors, kdf, message, native, primitives
 from pq3proto.message import PYTHON, SendingChain
 from pq3proto.primitives import P256_ORDER, P256PrivateKey
 from pq3proto.wire import ChainHeader, ParsedMessage, parse_message, signature_body
@@ -320,6 +320,101 @@ def test_threads_share_nothing_unsafe(keys: tuple[P256PrivateKey, ...]) -> None:
     assert problems == []
 
 
+# ── The ECDH step's primitives: C against their Python twins ─────────────────────────
+
+
+@needs_native
+def test_p256_generate_is_byte_identical_in_deterministic_mode() -> None:
+    a, b = _rng(b"gen"), _rng(b"gen")
+    for _ in range(20):
+        k_native = NATIVE.p256_generate(a)
+        k_python = PYTHON.p256_generate(b)
+        assert k_native.public == k_python.public
+        assert k_native.scalar() == k_python.scalar()
+    # The lazily built key signs and exchanges like an eagerly built one.
+    peer = P256PrivateKey.generate(_rng(b"peer"))
+    assert k_native.exchange(peer.public) == k_python.exchange(peer.public)
+    msg = b"same key"
+    assert k_native.sign(msg, deterministic=True) == k_python.sign(msg, deterministic=True)
+
+
+@needs_native
+def test_ecdh_and_root_step_equal_python() -> None:
+    rng = _rng(b"ecdh")
+    for i in range(12):
+        me, peer = P256PrivateKey.generate(rng), P256PrivateKey.generate(rng)
+        assert native.p256_public(me.scalar()) == me.public
+        secret = me.exchange(peer.public)
+        assert native.ecdh(me.scalar(), peer.public) == secret
+        assert native.ecdh(peer.scalar(), me.public) == secret
+        root = rng.random_bytes(32)
+        kem_ss = rng.random_bytes(32) if i % 2 else None
+        dst = rng.random_bytes([0, 1, 47, 48, 111, 112, 127, 128, 300, 2500, 4000, 17][i])
+        expect = kdf.root_and_chain_key(root, secret, kem_ss, dst)
+        assert native.root_and_chain_key(root, secret, kem_ss, dst) == expect
+        assert native.ecdh_root_step(root, me.scalar(), peer.public, kem_ss, dst) == expect
+        assert NATIVE.ecdh_root_step(root, me, peer.public, kem_ss, dst) == expect
+        assert PYTHON.ecdh_root_step(root, me, peer.public, kem_ss, dst) == expect
+
+
+def _bad_points() -> list[bytes]:
+    good = P256PrivateKey.generate(_rng(b"pt")).public
+    p = (2**256 - 2**224 + 2**192 + 2**96 - 1).to_bytes(32, "big")
+    off_curve = good[:-1] + bytes([good[-1] ^ 1])
+    x_too_big = b"\x04" + p + good[33:]
+    return [b"", good[:-1], b"\x02" + good[1:33], b"\x00" * 65, off_curve, x_too_big,
+            good + b"\x00"]
+
+
+@needs_native
+def test_bad_points_fail_alike_on_both_paths() -> None:
+    me = P256PrivateKey.generate(_rng(b"me"))
+    root, dst = bytes(32), b"d"
+    for point in _bad_points():
+        with pytest.raises(errors.InvalidKeyError) as py_err:
+            me.exchange(point)
+        with pytest.raises(errors.InvalidKeyError) as c_err:
+            native.ecdh(me.scalar(), point)
+        assert str(c_err.value) == str(py_err.value)
+        with pytest.raises(errors.InvalidKeyError):
+            NATIVE.ecdh_root_step(root, me, point, None, dst)
+        with pytest.raises(errors.InvalidKeyError):
+            PYTHON.ecdh_root_step(root, me, point, None, dst)
+
+
+@needs_native
+def test_bad_scalars_and_lengths() -> None:
+    point = P256PrivateKey.generate(_rng(b"s")).public
+    for scalar in (bytes(32), P256_ORDER.to_bytes(32, "big"), b"\xff" * 32):
+        with pytest.raises(errors.InvalidKeyError):
+            native.p256_public(scalar)
+        with pytest.raises(errors.InvalidKeyError):
+            native.ecdh(scalar, point)
+        with pytest.raises(errors.InvalidKeyError):
+            P256PrivateKey.from_scalar(scalar)
+    top = (P256_ORDER - 1).to_bytes(32, "big")
+    assert native.p256_public(top) == P256PrivateKey.from_scalar(top).public
+    with pytest.raises(errors.MalformedInputError):
+        native.p256_public(bytes(31))
+    with pytest.raises(errors.MalformedInputError):
+        native.root_and_chain_key(bytes(31), bytes(32), None, b"")
+    with pytest.raises(errors.MalformedInputError):
+        native.root_and_chain_key(bytes(32), bytes(32), bytes(31), b"")
+    with pytest.raises(errors.InvalidKeyError):
+        P256PrivateKey.from_computed_public(top, point[:64])
+
+
+@needs_native
+def test_symmetric_floor_walks_the_chain() -> None:
+    ck = _rng(b"floor").random_bytes(32)
+    expect = ck
+    for _ in range(5):
+        _, expect = PYTHON.chain_step(expect)
+    for pt in (b"", b"x", bytes(140)):
+        assert native.floor_symmetric(ck, pt, 5) == expect
+    assert native.floor_symmetric(ck, b"abc", 0) == ck
+
+
 # ── Sanitizer harness ─────────────────────────────────────────────────────────────────
 
 
@@ -404,6 +499,17 @@ def _records(keys: tuple[P256PrivateKey, ...]) -> str:
                 + " ".join(_hex(p) for p in pts)
                 + f" {_hex(b''.join(wires))} {nck.hex()}"
             )
+    for i in range(4):
+        me, peer = P256PrivateKey.generate(rng), P256PrivateKey.generate(rng)
+        secret = me.exchange(peer.public)
+        fields = [me.scalar(), me.public, peer.public, secret]
+        lines.append("ecdh " + " ".join(_hex(f) for f in fields))
+        root = rng.random_bytes(32)
+        kem_ss = rng.random_bytes(32) if i % 2 else b""
+        dst = rng.random_bytes([0, 100, 128, 2500][i])
+        rk, ck = kdf.root_and_chain_key(root, secret, kem_ss or None, dst)
+        fields = [root, secret, kem_ss, dst, rk, ck]
+        lines.append("root " + " ".join(_hex(f) for f in fields))
     return "\n".join(lines) + "\n"
 
 

@@ -8,13 +8,16 @@ Not: the experiments themselves (run.py).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
+from .. import cluster
 from ..cliargs import (
     PLOT_INSTALL,
     POLICY_SYNTAX,
     TRAFFIC_SYNTAX,
     add_progress_option,
+    cluster_address,
     int_at_least,
     output_file,
     plot_file,
@@ -27,7 +30,7 @@ from ..cliargs import (
 from ..errors import MisuseError
 from ..progress import Progress
 from .delivery import PATTERNS
-from .run import SECONDS_PER_MESSAGE, policy_grid, run_all
+from .run import SECONDS_PER_MESSAGE, Cell, CompromiseResult, policy_grid, run_all
 
 DEFAULT_INTERVALS = (5, 10, 25, 50, 100)
 DEFAULT_POLICIES = ",".join(["every-turn", *map(str, DEFAULT_INTERVALS), "never"])
@@ -132,8 +135,19 @@ def _main(args: argparse.Namespace) -> int:
     shapes = args.traffic if args.patterns is None else args.patterns
     patterns = tuple(str(t) for t in shapes)
     enabled = progress_enabled("off" if args.no_progress else args.progress)
-    progress = Progress(0, "", enabled=enabled).update
-    doc = run_all(policies, patterns, args.messages, args.seed, args.samples, progress)
+    bar = Progress(0, "", enabled=enabled)
+    if args.cluster is None:
+        doc = run_all(policies, patterns, args.messages, args.seed, args.samples, bar.update)
+    else:
+        with cluster.connect(args.cluster) as engine:
+            tasks = f"tasks on {len(engine.workers)} workers"
+
+            def mapper(
+                fn: Callable[[Cell], CompromiseResult], cells: list[Cell]
+            ) -> list[CompromiseResult]:
+                return engine.map(fn, cells, lambda d, t: bar.update(d, t, tasks))
+
+            doc = run_all(policies, patterns, args.messages, args.seed, args.samples, None, mapper)
     print(format_table(doc))
     print()
     print(LEGEND)
@@ -183,6 +197,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--intervals", type=_interval_list, default=None, help=argparse.SUPPRESS)
     p.add_argument("--patterns", type=traffic_list, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--cluster", metavar="ADDRESS", type=cluster_address, default=None,
+                   help="run the grid's cells as Dask tasks: local:N or tcp://HOST:PORT "
+                   "(needs the cluster extra); results are the same as a local run "
+                   "(default: none, this process)")
     p.set_defaults(func=_main)
 
 

@@ -12,6 +12,7 @@ import hashlib
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from ..identity import Device
@@ -37,6 +38,7 @@ __all__ = [
     "policy_grid",
     "record_conversation",
     "run_all",
+    "run_cell",
     "sweep",
 ]
 
@@ -233,6 +235,16 @@ def evaluate(rec: Recording, policy: str, pattern: str, samples: int) -> Comprom
 
 
 Progress = Callable[[int, int, str], None]
+Cell = tuple[str, RekeyPolicy, str]  # policy label, policy, traffic pattern
+# Runs a function over cells (one task each) and returns the results in the cells' order.
+Mapper = Callable[[Callable[[Cell], CompromiseResult], list[Cell]], list[CompromiseResult]]
+
+
+def run_cell(cell: Cell, messages: int, seed: int, samples: int) -> CompromiseResult:
+    """One (policy, pattern) cell: record one conversation, then attack it."""
+    label, policy, pattern = cell
+    rec = record_conversation(policy, pattern, messages, seed)
+    return evaluate(rec, label, pattern, samples)
 
 
 def sweep(
@@ -242,15 +254,17 @@ def sweep(
     seed: int = 1,
     samples: int = 12,
     progress: Progress | None = None,
+    mapper: Mapper | None = None,
 ) -> list[CompromiseResult]:
-    """Every (policy, pattern) cell: record one conversation, then attack it."""
-    cells = [(p, pat) for pat in patterns for p in policies]
+    """Every (policy, pattern) cell, here one after the other or as tasks of `mapper`."""
+    cells: list[Cell] = [(label, p, pat) for pat in patterns for label, p in policies]
+    if mapper is not None:
+        return mapper(partial(run_cell, messages=messages, seed=seed, samples=samples), cells)
     out = []
-    for i, ((label, policy), pattern) in enumerate(cells):
+    for i, cell in enumerate(cells):
         if progress is not None:
-            progress(i, len(cells), f"{pattern} / {label}")
-        rec = record_conversation(policy, pattern, messages, seed)
-        out.append(evaluate(rec, label, pattern, samples))
+            progress(i, len(cells), f"{cell[2]} / {cell[0]}")
+        out.append(run_cell(cell, messages, seed, samples))
     if progress is not None:
         progress(len(cells), len(cells), "done")
     return out
@@ -263,9 +277,10 @@ def run_all(
     seed: int = 1,
     samples: int = 12,
     progress: Progress | None = None,
+    mapper: Mapper | None = None,
 ) -> dict[str, Any]:
     """The sweep plus the active attacks, as one JSON-ready document."""
-    results = sweep(policies, patterns, messages, seed, samples, progress)
+    results = sweep(policies, patterns, messages, seed, samples, progress, mapper)
     rng = TestingOnlyDeterministicRandom(_seed_bytes("pq3proto-attacks", seed))
     attacks: list[AttackOutcome] = directory_attacks(rng) + downgrade_and_replay_attacks(rng)
     return {

@@ -41,6 +41,7 @@ ERROR_NAMES = tuple(
         if isinstance(cls, type)
         and issubclass(cls, errors.PQ3Error)
         and cls not in (errors.PQ3Error, errors.BackendUnavailableError)
+        and not issubclass(cls, errors.ClusterError)
     )
 )
 
