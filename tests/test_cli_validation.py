@@ -79,6 +79,8 @@ BAD: dict[tuple[str, str], list[str]] = {
     ("trace", "--loss"): ["1.5", "-0.1", "x"],
     ("trace", "--reorder"): ["-1", "x"],
     ("trace", "--seed"): ["abc"],
+    ("trace", "--start-kem"): ["ML-KEM-999", ""],
+    ("trace", "--rekey-kem"): ["nope"],
     ("trace", "--json"): [NO_DIR, DIR],
     ("trace", "--csv"): [NO_DIR, DIR],
     ("trace", "--quiet"): ["=yes"],

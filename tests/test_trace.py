@@ -143,3 +143,16 @@ def test_trace_command_rejects_bad_values(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(["trace", *bad])
     assert e.value.code == 2
+
+
+def test_trace_command_takes_a_profile(tmp_path: Any) -> None:
+    from pq3proto.cli import main
+
+    js = tmp_path / "t.json"
+    assert main(["trace", "--messages", "12", "--rekey-kem", "ML-KEM-1024", "--policy",
+                 "every-turn", "--json", str(js), "--quiet"]) == 0
+    doc = json.loads(js.read_text())
+    assert doc["profile"] == "ML-KEM-1024/ML-KEM-1024/repeat"
+    material = [m for e in doc["events"] for m in e["material"]]
+    sizes = {m["size"] for m in material if m["kind"] != "start_ciphertext"}
+    assert sizes == {1568}  # ML-KEM-1024's key and ciphertext

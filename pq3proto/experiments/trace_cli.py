@@ -12,11 +12,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import cliargs
+from .. import cliargs, kem
+from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
 from ..policy import RekeyPolicy
+from ..profile import Profile
 from ..trace import events_csv
 from .delivery import NetworkConditions
 from .traced import run_traced
+
+
+def _kem_name(text: str) -> str:
+    """A KEM this machine can run (kem.names())."""
+    if text not in kem.names():
+        known = ", ".join(kem.names())
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a KEM this machine runs; it runs: {known} (the others need "
+            "liboqs: README, Getting liboqs)"
+        )
+    return text
+
 
 _COLUMNS = ("seq", "party", "direction", "chain", "index", "ecdh_step", "material",
             "wire_bytes", "error")
@@ -34,10 +48,14 @@ def format_events(rows: list[dict[str, Any]]) -> str:
 def _main(args: argparse.Namespace) -> int:
     conditions = NetworkConditions(drop=args.loss, mean_delay=args.reorder)
     policy = RekeyPolicy.parse(args.policy)
-    run = run_traced(policy, str(args.traffic), args.messages, args.seed, conditions)
+    profile = Profile(start_kem=args.start_kem, rekey_kem=args.rekey_kem)
+    run = run_traced(
+        policy, str(args.traffic), args.messages, args.seed, conditions, profile=profile
+    )
     if args.json:
         doc = {
             "command": "trace",
+            "profile": profile.label,
             "policy": policy.describe(),
             "traffic": str(args.traffic),
             "messages": args.messages,
@@ -81,6 +99,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--reorder", type=cliargs.nonnegative_float, default=0.0,
                    help="mean random delay per message in seconds; messages are 60 s apart, "
                    "so above 0 it reorders (default: %(default)s)")
+    p.add_argument("--start-kem", type=_kem_name, default=DEFAULT_START_KEM, metavar="NAME",
+                   help="the profile's start KEM, as liboqs names it (default: %(default)s)")
+    p.add_argument("--rekey-kem", type=_kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
+                   help="the profile's rekey KEM, e.g. HQC-1, FrodoKEM-640-AES, BIKE-L1; the "
+                   "liboqs KEMs need liboqs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1,
                    help="seed for keys, traffic and network (default: %(default)s)")
     p.add_argument("--json", metavar="PATH", type=cliargs.output_file, default=None,
