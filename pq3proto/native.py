@@ -14,6 +14,7 @@ import threading
 from itertools import accumulate
 from typing import Any
 
+from . import kdf
 from .constants import (
     CHAIN_KEY_SIZE,
     ECDH_SECRET_SIZE,
@@ -345,6 +346,10 @@ class NativeHotPath:
         kem_secret: bytes | None,
         dst: bytes,
     ) -> tuple[bytes, bytes]:
+        if kem_secret is not None and len(kem_secret) != KEM_SHARED_SECRET_SIZE:
+            # Profiles whose KEM secret is not 32 bytes (FrodoKEM's 16 and 24): the C step
+            # takes ML-KEM's size only; the Python derivation gives the same bytes.
+            return kdf.root_and_chain_key(old_root, key.exchange(peer_point), kem_secret, dst)
         return ecdh_root_step(old_root, key.scalar(), peer_point, kem_secret, dst)
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:

@@ -46,7 +46,8 @@ from .errors import (
     ReplayError,
     TooFarAheadError,
 )
-from .kdf import pk_ratchet_dst, root_and_chain_key
+from .kdf import pk_ratchet_dst
+from .message import PYTHON, HotPath
 from .policy import RekeyPolicy
 from .primitives import P256PrivateKey, RandomSource
 from .wire import ChainHeader, ParsedMessage
@@ -150,17 +151,20 @@ def start_sending_chain(
     now: float,
     rng: RandomSource,
     rekey: kem.NamedKem | None = None,
+    hot: HotPath = PYTHON,
 ) -> tuple[RatchetState, Effects]:
-    """pkRatchetToSender: a fresh P-256 key, optional encapsulation and rekey request."""
+    """pkRatchetToSender: a fresh P-256 key, optional encapsulation and rekey request.
+
+    `hot` runs the key generation and the ECDH + root-key step (in C on the native path).
+    """
     rekey = rekey or rekey_kem()
-    new_key = P256PrivateKey.generate(rng)
-    ecdh_ss = new_key.exchange(state.peer_point)
+    new_key = hot.p256_generate(rng)
     kem_ss = kem_ct = None
     answered = state.peer_kem_public
     if answered is not None:
         kem_ss, kem_ct = rekey.encapsulate(answered, rng)
     dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
-    rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
+    rk, ck = hot.ecdh_root_step(state.root_key, new_key, state.peer_point, kem_ss, dst)
 
     since, last = state.messages_since_pq, state.last_pq_time
     if kem_ss is not None:
@@ -222,6 +226,7 @@ def plan_receive(
     now: float,
     step: ChainStep,
     rekey: kem.NamedKem | None = None,
+    hot: HotPath = PYTHON,
 ) -> ReceivePlan:
     """Locate (or, after an ECDH step, create) the message's chain and the key to open it.
 
@@ -243,7 +248,7 @@ def plan_receive(
                 f"message {msg.index} of a new chain; at most {MAX_FORWARD_JUMP} may be skipped"
             )
         state, effects = _receive_ecdh_step(
-            state, msg.header, header_digest, dst_recv, now, rekey or rekey_kem()
+            state, msg.header, header_digest, dst_recv, now, rekey or rekey_kem(), hot
         )
         pos = len(state.receiving) - 1
     else:
@@ -260,6 +265,7 @@ def _receive_ecdh_step(
     dst_recv: bytes,
     now: float,
     rekey: kem.NamedKem,
+    hot: HotPath = PYTHON,
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
     assert state.my_ecdh is not None and state.my_point is not None
@@ -272,7 +278,6 @@ def _receive_ecdh_step(
         raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
     if header.kem_public_key is not None:
         rekey.validate_public_key(header.kem_public_key)
-    ecdh_ss = state.my_ecdh.exchange(header.ecdh_public_key)
     dst = pk_ratchet_dst(
         dst_recv,
         state.my_point,
@@ -280,7 +285,7 @@ def _receive_ecdh_step(
         header.kem_ciphertext,
         state.my_kem_public if kem_ss is not None else None,
     )
-    rk, ck = root_and_chain_key(state.root_key, ecdh_ss, kem_ss, dst)
+    rk, ck = hot.ecdh_root_step(state.root_key, state.my_ecdh, header.ecdh_public_key, kem_ss, dst)
 
     receiving = (*state.receiving, ReceiveChain(header.ecdh_public_key, ck, 0, header_digest))
     skipped = state.skipped

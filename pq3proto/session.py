@@ -443,7 +443,7 @@ class Session:
                     "first reply: it can receive, but cannot send until the reply arrives"
                 )
             r, effects = start_sending_chain(
-                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey
+                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey, self._hot
             )
         assert r.sending is not None
         if r.sending.next_index > _MAX_INDEX:
@@ -509,7 +509,7 @@ class Session:
                 self._hot.verify(msg, tail, verifier)
             plan = plan_receive(
                 r, msg, digest, self._dst_recv, self._clock(), self._hot.chain_step,
-                self._rekey,
+                self._rekey, self._hot,
             )
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
