@@ -46,6 +46,7 @@ __all__ = [
     "ecdh",
     "ecdh_root_step",
     "floor_symmetric",
+    "mlkem_modulus_check",
     "p256_public",
     "root_and_chain_key",
     "unavailable_reason",
@@ -282,6 +283,22 @@ def ecdh_root_step(
     if rc:
         _raise_point(rc, "ECDH step")
     return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
+
+
+def mlkem_modulus_check(t_hat: bytes) -> int:
+    """FIPS 203 §7.2 modulus check of ByteEncode12 bytes: -1 if every coefficient < q, else
+    the index of the first that is not (kem.check_public_key's check, in one C loop)."""
+    _require()
+    if len(t_hat) % 3:
+        raise MalformedInputError("ByteEncode12 data must be a multiple of 3 bytes")
+    bad = _ffi.new("size_t *")
+    t_hat = _bytes(t_hat)
+    rc = _lib.pq3_mlkem_modulus_check(bad, t_hat, len(t_hat))
+    if rc == _lib.PQ3_ERR_KEY:
+        return int(bad[0])
+    if rc:
+        _raise(rc, "ML-KEM key check")
+    return -1
 
 
 def floor_symmetric(chain_key: bytes, plaintext: bytes, n: int) -> bytes:
