@@ -415,3 +415,20 @@ def test_compare_notes_differences(
     out = capsys.readouterr().out
     assert "kem_backend: openssl -> liboqs" in out
     assert "parameter payload: 140 -> 1000" in out
+
+
+def test_compare_across_schemas_leaves_out_the_floor(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = json.loads(json.dumps(pingpong_doc))
+    old["schema"] = "pq3proto-bench/1"
+    res = old["results"]
+    res["pingpong_over_floor"] = res.pop("over_floor")
+    a = _write(tmp_path / "old.json", old)
+    b = _write(tmp_path / "new.json", pingpong_doc)
+    assert main(["bench", "compare", a, b]) == 0
+    out = capsys.readouterr().out
+    assert "messages_per_second" in out
+    names = [ln.split()[0] for ln in out.splitlines()[2:] if ln.strip()]
+    assert "over_floor" not in names and "floor.messages_per_second" not in names
+    assert "not compared" in out
