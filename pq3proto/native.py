@@ -479,7 +479,7 @@ class NativeHotPath:
                 rc = _lib.pq3_seal_batch(*args, signer._ptr)
         if rc:
             _raise(rc, "seal")
-        out = _split(_ffi.buffer(wire)[:], [fixed + ln for ln in lens])
+        out = _split(_ffi.buffer(wire), [fixed + ln for ln in lens])
         if prehash:
             assert signer is not None
             dig = _ffi.buffer(digests)[:]
@@ -619,13 +619,12 @@ class NativeHotPath:
                 rc = _lib.pq3_open_batch(*args, verifier._ptr)
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
-        return _split(_ffi.buffer(pt)[:], ct_lens), _ffi.buffer(ck)[:]
+        return _split(_ffi.buffer(pt), ct_lens), _ffi.buffer(ck)[:]
 
 
-def _split(buf: bytes, lens: list[int]) -> list[bytes]:
-    """Cut back-to-back records out of one buffer."""
-    ends = list(accumulate(lens))
-    return [buf[e - ln : e] for e, ln in zip(ends, lens, strict=True)]
+def _split(buf: Any, lens: list[int]) -> list[bytes]:
+    """Cut back-to-back records out of one cffi buffer, each copied once into bytes."""
+    return [buf[e - ln : e] for e, ln in zip(accumulate(lens), lens, strict=True)]
 
 
 def _check_chain(chain_key: bytes, chain: SendingChain) -> None:

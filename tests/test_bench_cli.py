@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from pq3proto import bench
@@ -358,20 +357,20 @@ def test_compare_same_run_is_not_a_regression(
 def test_compare_flags_a_drop_beyond_band_and_threshold(
     tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    a = _write(tmp_path / "a.json", pingpong_doc)
-    reps = pingpong_doc["results"]["messages_per_second"]["repetitions"]
-    spread = (max(reps) - min(reps)) / 2 / float(np.median(reps))
-    # Far beyond twice the spread (the band of two equal runs) and the threshold.
-    factor = 1 / (1 + 4 * spread + 0.5)
-    b = _write(tmp_path / "b.json", _scaled(pingpong_doc, factor))
+    doc = json.loads(json.dumps(pingpong_doc))
+    stats = doc["results"]["messages_per_second"]
+    med = stats["median"]
+    stats["repetitions"] = [med * 0.98, med, med * 1.02]  # a band of ±2% on each side
+    a = _write(tmp_path / "a.json", doc)
+    b = _write(tmp_path / "b.json", _scaled(doc, 0.5))  # -50%: beyond 4% and the threshold
     assert main(["bench", "compare", a, b, "--threshold", "5"]) == 1
     line = next(ln for ln in capsys.readouterr().out.splitlines()
                 if ln.strip().startswith("messages_per_second "))
-    assert line.rstrip().endswith("REGRESSED")
-    # The same drop, seen the other way round, is an improvement.
+    assert line.rstrip().endswith("REGRESSED") and "-50.0%" in line and "±4.0%" in line
+    # The same change, seen the other way round, is an improvement.
     assert main(["bench", "compare", b, a]) == 0
     # A threshold above the drop: no regression.
-    assert main(["bench", "compare", a, b, "--threshold", "1000"]) == 0
+    assert main(["bench", "compare", a, b, "--threshold", "60"]) == 0
 
 
 def test_compare_small_change_inside_the_noise_band_passes(
