@@ -131,20 +131,22 @@ typedef struct {
 
 static void hmac384_init(hmac384_key *k, const uint8_t *key)
 {
-    uint8_t pad[SHA512_BLOCK];
+    uint8_t ipad[SHA512_BLOCK];
+    uint8_t opad[SHA512_BLOCK];
     size_t i;
-    memset(pad, 0x36, sizeof pad);
     for (i = 0; i < PQ3_KEY_SIZE; i++) {
-        pad[i] ^= key[i];
+        ipad[i] = (uint8_t)(key[i] ^ 0x36);
+        opad[i] = (uint8_t)(key[i] ^ 0x5c);
     }
+    memset(ipad + PQ3_KEY_SIZE, 0x36, sizeof ipad - PQ3_KEY_SIZE);
+    memset(opad + PQ3_KEY_SIZE, 0x5c, sizeof opad - PQ3_KEY_SIZE);
     SHA384_Init(&k->inner);
-    SHA512_Transform(&k->inner, pad);
-    for (i = 0; i < sizeof pad; i++) {
-        pad[i] ^= 0x36 ^ 0x5c;
-    }
+    SHA512_Transform(&k->inner, ipad);
     SHA384_Init(&k->outer);
-    SHA512_Transform(&k->outer, pad);
-    OPENSSL_cleanse(pad, sizeof pad);
+    SHA512_Transform(&k->outer, opad);
+    /* Only the first PQ3_KEY_SIZE bytes of each pad depend on the key. */
+    OPENSSL_cleanse(ipad, PQ3_KEY_SIZE);
+    OPENSSL_cleanse(opad, PQ3_KEY_SIZE);
 }
 
 /* The last block of a message of pad block || data: data, 0x80, zeros, bit length. */
@@ -158,15 +160,24 @@ static void final_block(uint8_t *block, const uint8_t *data, size_t len)
     block[SHA512_BLOCK - 1] = (uint8_t)bits;
 }
 
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    p[0] = (uint8_t)(v >> 56);
+    p[1] = (uint8_t)(v >> 48);
+    p[2] = (uint8_t)(v >> 40);
+    p[3] = (uint8_t)(v >> 32);
+    p[4] = (uint8_t)(v >> 24);
+    p[5] = (uint8_t)(v >> 16);
+    p[6] = (uint8_t)(v >> 8);
+    p[7] = (uint8_t)v;
+}
+
 /* The SHA-384 output: the first six state words, big-endian. */
 static void store_state(uint8_t *out, const SHA512_CTX *c)
 {
     size_t i;
-    int b;
     for (i = 0; i < HMAC_OUT / 8; i++) {
-        for (b = 0; b < 8; b++) {
-            out[8 * i + (size_t)b] = (uint8_t)(c->h[i] >> (56 - 8 * b));
-        }
+        put_u64(out + 8 * i, (uint64_t)c->h[i]);
     }
 }
 
@@ -206,7 +217,8 @@ static void hmac384_pair(uint8_t *out1, uint8_t *out2, const uint8_t *key, const
     OPENSSL_cleanse(k.inner.h, sizeof k.inner.h);
     OPENSSL_cleanse(k.outer.h, sizeof k.outer.h);
     OPENSSL_cleanse(c.h, sizeof c.h);
-    OPENSSL_cleanse(block, sizeof block);
+    /* The block's secret bytes are the inner hash at its start; the rest is padding. */
+    OPENSSL_cleanse(block, HMAC_OUT);
     OPENSSL_cleanse(inner, sizeof inner);
 }
 
@@ -1167,4 +1179,32 @@ int pq3_floor_symmetric(pq3_ctx *ctx, uint8_t *ck_out, uint8_t *scratch, const u
     OPENSSL_cleanse(mk, sizeof mk);
     OPENSSL_cleanse(iv_key, sizeof iv_key);
     return rc;
+}
+
+/* ── ML-KEM encapsulation-key check (FIPS 203 §7.2) ────────────────────────────────── */
+
+int pq3_mlkem_modulus_check(size_t *bad_index, const uint8_t *t_hat, size_t len)
+{
+    size_t i;
+    if (bad_index == NULL || (t_hat == NULL && len != 0)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *bad_index = 0;
+    if (len % 3 != 0) {
+        return PQ3_ERR_LENGTH;
+    }
+    /* Public input: an early exit leaks nothing. Each 3 bytes hold two 12-bit values. */
+    for (i = 0; i < len; i += 3) {
+        unsigned a = (unsigned)t_hat[i] | ((unsigned)(t_hat[i + 1] & 0x0f) << 8);
+        unsigned b = ((unsigned)t_hat[i + 1] >> 4) | ((unsigned)t_hat[i + 2] << 4);
+        if (a >= PQ3_MLKEM_Q) {
+            *bad_index = 2 * (i / 3);
+            return PQ3_ERR_KEY;
+        }
+        if (b >= PQ3_MLKEM_Q) {
+            *bad_index = 2 * (i / 3) + 1;
+            return PQ3_ERR_KEY;
+        }
+    }
+    return PQ3_OK;
 }

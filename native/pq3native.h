@@ -40,7 +40,8 @@ enum {
     PQ3_POINT_SIZE = 65,     /* SEC1 uncompressed P-256 point */
     PQ3_SCALAR_SIZE = 32,
     PQ3_SIGNATURE_SIZE = 64, /* raw r || s, low s */
-    PQ3_DIGEST_SIZE = 32     /* SHA-256 of the signed body */
+    PQ3_DIGEST_SIZE = 32,    /* SHA-256 of the signed body */
+    PQ3_MLKEM_Q = 3329       /* the ML-KEM modulus */
 };
 
 /* Scratch state of one thread: the AES-256-CTR cipher, fetched and allocated once. */
@@ -172,6 +173,13 @@ int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out,
                        const uint8_t *scalar, const uint8_t *peer_point,
                        const uint8_t *old_root, const uint8_t *kem_secret,
                        const uint8_t *dst, size_t dst_len);
+
+/* ── ML-KEM key check ── */
+
+/* FIPS 203 §7.2 modulus check of an encapsulation key's ByteEncode12 part t_hat (the key
+ * without its final 32-byte rho; len a multiple of 3): PQ3_OK if every 12-bit
+ * coefficient is below q, else PQ3_ERR_KEY with *bad_index the first one that is not. */
+int pq3_mlkem_modulus_check(size_t *bad_index, const uint8_t *t_hat, size_t len);
 
 /* ── Benchmark floor ── */
 

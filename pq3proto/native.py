@@ -48,6 +48,7 @@ __all__ = [
     "ecdh",
     "ecdh_root_step",
     "floor_symmetric",
+    "mlkem_modulus_check",
     "p256_public",
     "root_and_chain_key",
     "unavailable_reason",
@@ -286,6 +287,22 @@ def ecdh_root_step(
     return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
 
 
+def mlkem_modulus_check(t_hat: bytes) -> int:
+    """FIPS 203 §7.2 modulus check of ByteEncode12 bytes: -1 if every coefficient < q, else
+    the index of the first that is not (kem.check_public_key's check, in one C loop)."""
+    _require()
+    if len(t_hat) % 3:
+        raise MalformedInputError("ByteEncode12 data must be a multiple of 3 bytes")
+    bad = _ffi.new("size_t *")
+    t_hat = _bytes(t_hat)
+    rc = _lib.pq3_mlkem_modulus_check(bad, t_hat, len(t_hat))
+    if rc == _lib.PQ3_ERR_KEY:
+        return int(bad[0])
+    if rc:
+        _raise(rc, "ML-KEM key check")
+    return -1
+
+
 def floor_symmetric(chain_key: bytes, plaintext: bytes, n: int) -> bytes:
     """The symmetric floor: n messages' HKDF + AES-256-CTR, both sides, in one C loop.
 
@@ -317,6 +334,9 @@ class NativeHotPath:
     def __init__(self) -> None:
         self._local: _ThreadState | None = None
         self._init_lock = threading.Lock()
+        # The last sending chain's checked C arguments (public values; one tuple, so a
+        # thread reads a consistent one even while another replaces it).
+        self._sealing: tuple[SendingChain, bytes, bytes, bytes, int] | None = None
 
     def _ctx(self) -> Any:
         local = self._local
@@ -362,6 +382,26 @@ class NativeHotPath:
             _raise(rc, "chain step")
         return bytes(_ffi.buffer(mk)), bytes(_ffi.buffer(ck))
 
+    def _prepared(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes, bytes, int]:
+        """The chain's C arguments and fixed wire size, checked once per chain object."""
+        cached = self._sealing
+        if cached is not None and cached[0] is chain:
+            return cached
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        point = _bytes(chain.ecdh_public_key)
+        _need(point, P256_POINT_SIZE, "ecdhPK")
+        fixed = _lib.pq3_wire_length(len(header), 0, 0)
+        if fixed == 0:
+            raise MalformedInputError("message: a length does not fit the message format")
+        prepared = (chain, header, tail, point, fixed)
+        # Only immutable fields may be reused: a bytearray could change under the cache.
+        if all(
+            type(x) is bytes
+            for x in (chain.header_bytes, chain.signature_tail, chain.ecdh_public_key)
+        ):
+            self._sealing = prepared
+        return prepared
+
     def seal(
         self,
         chain_key: bytes,
@@ -372,36 +412,48 @@ class NativeHotPath:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[bytes, bytes]:
-        ctx = self._ctx()
-        _check_chain(chain_key, chain)
-        _index(index)
-        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
-        auth_data, plaintext = _bytes(auth_data), _bytes(plaintext)
-        size = _lib.pq3_wire_length(len(header), len(auth_data), len(plaintext))
-        if size == 0:
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        # Inline type checks: this is the per-message path (see _bytes).
+        if type(chain_key) is not bytes:
+            chain_key = bytes(chain_key)
+        if len(chain_key) != CHAIN_KEY_SIZE:
+            _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        cached = self._sealing
+        if cached is None or cached[0] is not chain:
+            cached = self._prepared(chain)
+        _, header, tail, point, fixed = cached
+        if not 0 <= index <= _U32_MAX:
+            _index(index)
+        if type(auth_data) is not bytes:
+            auth_data = bytes(auth_data)
+        if type(plaintext) is not bytes:
+            plaintext = bytes(plaintext)
+        ad_len, pt_len = len(auth_data), len(plaintext)
+        if ad_len > _U32_MAX or pt_len > _U32_MAX:
             raise MalformedInputError("message: a length does not fit the message format")
-        wire = _alloc("uint8_t[]", size)
-        ck = _alloc("uint8_t[32]")
+        size = fixed + ad_len + pt_len
+        buf = _alloc("uint8_t[]", size + CHAIN_KEY_SIZE)  # the wire, then the next chain key
         # RFC 6979 is not in OpenSSL 3.0: the C returns the body's digest, signed below.
         prehash = signer is not None and deterministic
         digest = _alloc("uint8_t[32]") if prehash else _NULL
         args = (
             ctx,
-            wire,
+            buf,
             size,
-            ck,
+            buf + size,
             digest,
-            _bytes(chain_key),
+            chain_key,
             index,
             header,
             len(header),
-            _bytes(chain.ecdh_public_key),
+            point,
             tail,
             len(tail),
             auth_data,
-            len(auth_data),
+            ad_len,
             plaintext,
-            len(plaintext),
+            pt_len,
         )
         if signer is None or prehash:
             rc = _lib.pq3_seal(*args, _NULL)
@@ -410,12 +462,13 @@ class NativeHotPath:
                 rc = _lib.pq3_seal(*args, signer._ptr)
         if rc:
             _raise(rc, "seal")
-        out: bytes = _ffi.buffer(wire)[:]
+        out_buf = _ffi.buffer(buf)
+        out: bytes = out_buf[:size]
         if prehash:
             assert signer is not None
             sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
             out = out[:-P256_SIGNATURE_SIZE] + sig
-        return out, _ffi.buffer(ck)[:]
+        return out, out_buf[size:]
 
     def seal_batch(
         self,
@@ -468,7 +521,7 @@ class NativeHotPath:
                 rc = _lib.pq3_seal_batch(*args, signer._ptr)
         if rc:
             _raise(rc, "seal")
-        out = _split(_ffi.buffer(wire)[:], [fixed + ln for ln in lens])
+        out = _split(_ffi.buffer(wire), [fixed + ln for ln in lens])
         if prehash:
             assert signer is not None
             dig = _ffi.buffer(digests)[:]
@@ -507,26 +560,32 @@ class NativeHotPath:
         tail: bytes,
         verifier: NativeVerifier | None,
     ) -> tuple[bytes, bytes | None]:
-        ctx = self._ctx()
-        _need(key, CHAIN_KEY_SIZE, "message key" if is_message_key else "chain key")
-        _index(msg.index)
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        if type(key) is not bytes:
+            key = bytes(key)
+        if len(key) != CHAIN_KEY_SIZE:
+            _need(key, CHAIN_KEY_SIZE, "message key" if is_message_key else "chain key")
+        index = msg.index
+        if not 0 <= index <= _U32_MAX:
+            _index(index)
         if verifier is not None:
             _check_signed_fields(msg)
         if len(msg.indicator) != KEY_INDICATOR_SIZE:
             raise AuthenticationError("key indicator does not match the derived message key")
-        ct = _bytes(msg.ciphertext)
-        pt = _alloc("uint8_t[]", len(ct))
-        ck = _NULL if is_message_key else _alloc("uint8_t[32]")
-        tail = _bytes(tail)
-        ad = _bytes(msg.auth_data)
+        ct, ad = msg.ciphertext, msg.auth_data
+        if type(ct) is not bytes or type(ad) is not bytes or type(tail) is not bytes:
+            ct, ad, tail = bytes(ct), bytes(ad), bytes(tail)
+        n = len(ct)
+        buf = _alloc("uint8_t[]", n + CHAIN_KEY_SIZE)  # the plaintext, then the chain key
         args = (
             ctx,
-            pt,
-            len(ct),
-            ck,
-            _bytes(key),
+            buf,
+            n,
+            _NULL if is_message_key else buf + n,
+            key,
             is_message_key,
-            msg.index,
+            index,
             msg.indicator,
             msg.header.ecdh_public_key if verifier is not None else _ZERO_POINT,
             tail,
@@ -534,7 +593,7 @@ class NativeHotPath:
             ad,
             len(ad),
             ct,
-            len(ct),
+            n,
             msg.signature,
         )
         if verifier is None:
@@ -544,7 +603,8 @@ class NativeHotPath:
                 rc = _lib.pq3_open(*args, verifier._ptr)
         if rc:
             _raise(rc, "message")
-        return _ffi.buffer(pt)[:], None if is_message_key else _ffi.buffer(ck)[:]
+        out = _ffi.buffer(buf)
+        return out[:n], None if is_message_key else out[n:]
 
     def open_batch(
         self,
@@ -608,13 +668,12 @@ class NativeHotPath:
                 rc = _lib.pq3_open_batch(*args, verifier._ptr)
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
-        return _split(_ffi.buffer(pt)[:], ct_lens), _ffi.buffer(ck)[:]
+        return _split(_ffi.buffer(pt), ct_lens), _ffi.buffer(ck)[:]
 
 
-def _split(buf: bytes, lens: list[int]) -> list[bytes]:
-    """Cut back-to-back records out of one buffer."""
-    ends = list(accumulate(lens))
-    return [buf[e - ln : e] for e, ln in zip(ends, lens, strict=True)]
+def _split(buf: Any, lens: list[int]) -> list[bytes]:
+    """Cut back-to-back records out of one cffi buffer, each copied once into bytes."""
+    return [buf[e - ln : e] for e, ln in zip(accumulate(lens), lens, strict=True)]
 
 
 def _check_chain(chain_key: bytes, chain: SendingChain) -> None:

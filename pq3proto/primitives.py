@@ -146,16 +146,30 @@ def aes256_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
 # ── P-256 points and keys ─────────────────────────────────────────────────────────────
 
 
+# Ratchet points are decoded twice (on receipt, then by the next sending chain) and
+# identity points on every session object; they are public, so decoded ones are kept.
+_POINT_CACHE: dict[bytes, ec.EllipticCurvePublicKey] = {}
+_POINT_CACHE_SIZE = 64
+
+
 def decode_point(data: bytes) -> ec.EllipticCurvePublicKey:
     """Decode a SEC1 uncompressed P-256 point; anything else is InvalidKeyError."""
+    if type(data) is bytes:
+        cached = _POINT_CACHE.get(data)
+        if cached is not None:
+            return cached
     if len(data) != P256_POINT_SIZE or data[0] != 0x04:
         raise InvalidKeyError(
             f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
         )
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes(data))
+        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, bytes(data))
     except ValueError:
         raise InvalidKeyError("P-256 public key is not a point on the curve") from None
+    if len(_POINT_CACHE) >= _POINT_CACHE_SIZE:
+        _POINT_CACHE.clear()
+    _POINT_CACHE[bytes(data)] = key
+    return key
 
 
 def encode_point(key: ec.EllipticCurvePublicKey) -> bytes:

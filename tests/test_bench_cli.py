@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from pq3proto import bench
@@ -362,20 +361,20 @@ def test_compare_same_run_is_not_a_regression(
 def test_compare_flags_a_drop_beyond_band_and_threshold(
     tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    a = _write(tmp_path / "a.json", pingpong_doc)
-    reps = pingpong_doc["results"]["messages_per_second"]["repetitions"]
-    spread = (max(reps) - min(reps)) / 2 / float(np.median(reps))
-    # Far beyond twice the spread (the band of two equal runs) and the threshold.
-    factor = 1 / (1 + 4 * spread + 0.5)
-    b = _write(tmp_path / "b.json", _scaled(pingpong_doc, factor))
+    doc = json.loads(json.dumps(pingpong_doc))
+    stats = doc["results"]["messages_per_second"]
+    med = stats["median"]
+    stats["repetitions"] = [med * 0.98, med, med * 1.02]  # a band of ±2% on each side
+    a = _write(tmp_path / "a.json", doc)
+    b = _write(tmp_path / "b.json", _scaled(doc, 0.5))  # -50%: beyond 4% and the threshold
     assert main(["bench", "compare", a, b, "--threshold", "5"]) == 1
     line = next(ln for ln in capsys.readouterr().out.splitlines()
                 if ln.strip().startswith("messages_per_second "))
-    assert line.rstrip().endswith("REGRESSED")
-    # The same drop, seen the other way round, is an improvement.
+    assert line.rstrip().endswith("REGRESSED") and "-50.0%" in line and "±4.0%" in line
+    # The same change, seen the other way round, is an improvement.
     assert main(["bench", "compare", b, a]) == 0
     # A threshold above the drop: no regression.
-    assert main(["bench", "compare", a, b, "--threshold", "1000"]) == 0
+    assert main(["bench", "compare", a, b, "--threshold", "60"]) == 0
 
 
 def test_compare_small_change_inside_the_noise_band_passes(
@@ -421,3 +420,20 @@ def test_compare_notes_differences(
     out = capsys.readouterr().out
     assert "kem_backend: openssl -> liboqs" in out
     assert "parameter payload: 140 -> 1000" in out
+
+
+def test_compare_across_schemas_leaves_out_the_floor(
+    tmp_path: Path, pingpong_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = json.loads(json.dumps(pingpong_doc))
+    old["schema"] = "pq3proto-bench/1"
+    res = old["results"]
+    res["pingpong_over_floor"] = res.pop("over_floor")
+    a = _write(tmp_path / "old.json", old)
+    b = _write(tmp_path / "new.json", pingpong_doc)
+    assert main(["bench", "compare", a, b]) == 0
+    out = capsys.readouterr().out
+    assert "messages_per_second" in out
+    names = [ln.split()[0] for ln in out.splitlines()[2:] if ln.strip()]
+    assert "over_floor" not in names and "floor.messages_per_second" not in names
+    assert "not compared" in out

@@ -405,6 +405,34 @@ def test_bad_scalars_and_lengths() -> None:
 
 
 @needs_native
+def test_mlkem_modulus_check_agrees_with_kem_py() -> None:
+    from pq3proto import kem
+
+    rng = _rng(b"mlkem")
+    seed = rng.random_bytes(64)
+    pk = kem.get_backend().public_key_from_seed(kem.MLKEM768, seed)
+    t_hat = pk[:-32]
+    assert native.mlkem_modulus_check(t_hat) == -1
+    kem.check_public_key(kem.MLKEM768, pk)
+    for coefficient in (0, 1, 2, 3, 511, 767):
+        for value in (3329, 4095):
+            bad = bytearray(t_hat)
+            j = 3 * (coefficient // 2)
+            if coefficient % 2 == 0:
+                bad[j] = value & 0xFF
+                bad[j + 1] = (bad[j + 1] & 0xF0) | (value >> 8)
+            else:
+                bad[j + 1] = (bad[j + 1] & 0x0F) | ((value & 0x0F) << 4)
+                bad[j + 2] = value >> 4
+            assert native.mlkem_modulus_check(bytes(bad)) == coefficient
+            with pytest.raises(errors.InvalidKeyError, match=f"coefficient {coefficient}$"):
+                kem.check_public_key(kem.MLKEM768, bytes(bad) + pk[-32:])
+    assert native.mlkem_modulus_check(b"") == -1
+    with pytest.raises(errors.MalformedInputError):
+        native.mlkem_modulus_check(b"ab")
+
+
+@needs_native
 def test_symmetric_floor_walks_the_chain() -> None:
     ck = _rng(b"floor").random_bytes(32)
     expect = ck

@@ -79,16 +79,6 @@ def _value(path: str, reps_path: str | None = None) -> Getter:
     return get
 
 
-def _over_floor(doc: dict[str, Any]) -> tuple[float, list[float] | None] | None:
-    got = _value("results.over_floor", "results.over_floor_per_repetition")(doc)
-    if got is None:  # schema 1: full_over_floor / pingpong_over_floor, no repetitions
-        for key in ("full_over_floor", "pingpong_over_floor"):
-            got = _value(f"results.{key}")(doc)
-            if got is not None:
-                break
-    return got
-
-
 FIGURES = (
     Figure("messages_per_second", True, _rate("results.messages_per_second")),
     Figure("wall_messages_per_second", True, _rate("results.wall_messages_per_second")),
@@ -99,7 +89,8 @@ FIGURES = (
     Figure("floor.messages_per_second", True,
            _value("results.floor.messages_per_second",
                   "results.floor.messages_per_second_per_round")),
-    Figure("over_floor", True, _over_floor),
+    Figure("over_floor", True,
+           _value("results.over_floor", "results.over_floor_per_repetition")),
     Figure("compare.python.messages_per_second", True,
            _rate("results.compare.python.messages_per_second")),
     Figure("compare.native_over_python", True, _value("results.compare.native_over_python")),
@@ -152,7 +143,10 @@ def compare(a: dict[str, Any], b: dict[str, Any], threshold: float) -> list[Row]
             f"cannot compare a {a.get('workload')!r} run with a {b.get('workload')!r} run"
         )
     rows = []
+    same_floor = a.get("schema") == b.get("schema")
     for fig in (*FIGURES, *_component_figures(a, b)):
+        if not same_floor and fig.name in _FLOOR_FIGURES:
+            continue
         ga, gb = fig.get(a), fig.get(b)
         if ga is None or gb is None or ga[0] == 0:
             continue
@@ -174,7 +168,9 @@ def compare(a: dict[str, Any], b: dict[str, Any], threshold: float) -> list[Row]
     return rows
 
 
-_NOTE_KEYS = ("path", "workers", "kem_backend", "profile")
+# Schema 1 had a different floor (ECDSA only): these are compared within one schema only.
+_FLOOR_FIGURES = ("floor.messages_per_second", "over_floor")
+_NOTE_KEYS = ("schema", "path", "workers", "kem_backend", "profile")
 _PARAM_KEYS = ("payload", "policy", "turn_rate", "recipients", "batch", "include_parse",
                "messages", "repeat")
 
@@ -185,6 +181,9 @@ def notes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     for k in _NOTE_KEYS:
         if a.get(k) != b.get(k):
             out.append(f"{k}: {a.get(k)} -> {b.get(k)}")
+    if a.get("schema") != b.get("schema"):
+        out.append("the floor changed definition between the schemas: floor and over_floor "
+                   "are not compared")
     pa, pb = a.get("parameters") or {}, b.get("parameters") or {}
     for k in _PARAM_KEYS:
         if pa.get(k) != pb.get(k):
