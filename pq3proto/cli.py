@@ -44,6 +44,7 @@ _SUBCOMMAND_MODULES = (
     "pq3proto.vectors.cli",
     "pq3proto.experiments.cli",
     "pq3proto.experiments.trace_cli",
+    "pq3proto.experiments.profiles_cli",
     "pq3proto.doctor",
     "pq3proto.interop.cli",
 )
