@@ -28,6 +28,7 @@ from .identity import Device
 from .kdf import session_dst
 from .message import HotPath, SendingChain
 from .policy import RekeyPolicy
+from .profile import Profile
 from .session import Session
 
 __all__ = [
@@ -54,10 +55,12 @@ ENV_NATIVE = "PQ3PROTO_NATIVE"
 # ── Real sessions ──────────────────────────────────────────────────────────────────────
 
 
-def make_pair(policy: RekeyPolicy | None = None, tag: int = 0) -> tuple[Session, Session]:
+def make_pair(
+    policy: RekeyPolicy | None = None, tag: int = 0, profile: Profile | None = None
+) -> tuple[Session, Session]:
     """Alice initiates to Bob, Bob accepts and replies once: (alice, bob), both chains live."""
-    bob = Device.generate(f"mailto:bob{tag}@example.org", device_id=1 + tag)
-    alice = Device.generate("tel:+15551234567", device_id=7)
+    bob = Device.generate(f"mailto:bob{tag}@example.org", device_id=1 + tag, profile=profile)
+    alice = Device.generate("tel:+15551234567", device_id=7, profile=profile)
     return make_pair_between(alice, bob, policy)
 
 

@@ -437,3 +437,12 @@ def test_compare_across_schemas_leaves_out_the_floor(
     names = [ln.split()[0] for ln in out.splitlines()[2:] if ln.strip()]
     assert "over_floor" not in names and "floor.messages_per_second" not in names
     assert "not compared" in out
+
+
+def test_bench_takes_a_profile(tmp_path: Path) -> None:
+    doc = run(tmp_path, "--workload", "full", "--messages", "200", "--rekey-kem", "ML-KEM-1024",
+              "--policy", "every-turn", "--floor-messages", "64")
+    assert doc["profile"] == "ML-KEM-1024/ML-KEM-1024/repeat"
+    assert doc["profile_id"] == "010105010501"
+    keygen = doc["results"]["floor"]["components"]["kem_keygen"]
+    assert keygen["us"] > 0 and keygen["definition"].startswith("ML-KEM-1024")

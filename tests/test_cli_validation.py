@@ -39,6 +39,8 @@ BAD: dict[tuple[str, str], list[str]] = {
     ("bench", "--workers"): ["0", "-2"],
     ("bench", "--path"): ["fast"],
     ("bench", "--kem"): ["nope"],
+    ("bench", "--start-kem"): ["ML-KEM-999"],
+    ("bench", "--rekey-kem"): ["nope", ""],
     ("bench", "--cluster"): ["local:0", "tcp://", "nowhere"],
     ("bench", "--compare"): ["=yes"],
     ("bench", "--compare-messages"): ["0", "x"],

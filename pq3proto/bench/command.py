@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import cliargs as ca
-from .. import cluster
+from .. import cluster, kem
 from ..benchmarks_support import (
     ENV_NATIVE,
     cpu_idle_fraction,
@@ -31,14 +31,16 @@ from ..benchmarks_support import (
     selected_kem,
     selected_path,
 )
+from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
 from ..errors import MisuseError
 from ..policy import RekeyPolicy
+from ..profile import PQ3
 from .compare import DEFAULT_THRESHOLD, run_compare
 from .floors import FloorMeter
 from .on_cluster import measure_on_cluster
 from .report import format_summary
 from .runs import measure
-from .spec import DEFAULT_MESSAGES, PROFILE, SCHEMA, WORKLOADS, BenchSpec, describe_counts
+from .spec import DEFAULT_MESSAGES, SCHEMA, WORKLOADS, BenchSpec, describe_counts
 
 
 def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
@@ -63,6 +65,8 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
         include_parse=args.include_parse,
         seed=args.seed,
         warmup=warmup,
+        start_kem=args.start_kem,
+        rekey_kem=args.rekey_kem,
     )
 
 
@@ -174,7 +178,8 @@ def _run(
         "workload": spec.workload,
         "path": path,
         "kem_backend": kem_name,
-        "profile": PROFILE,
+        "profile": "PQ3" if spec.profile == PQ3 else spec.profile.label,
+        "profile_id": spec.profile.to_bytes().hex(),
         "workers": workers,
         "messages_per_second": results["messages_per_second"]["median"],
         "counts": describe_counts(spec),
@@ -263,6 +268,14 @@ def _bench_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kem_name(text: str) -> str:
+    if text not in kem.names():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a KEM this machine runs; it runs: {', '.join(kem.names())}"
+        )
+    return text
+
+
 def _existing_file(text: str) -> str:
     if not text or not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an existing file")
@@ -346,6 +359,11 @@ def add_parser(subparsers: Any) -> None:
         help="KEM backend for the run (sets PQ3PROTO_KEM): openssl | reference | liboqs "
         "(default: PQ3PROTO_KEM, else openssl)",
     )
+    p.add_argument("--start-kem", type=_kem_name, default=DEFAULT_START_KEM, metavar="NAME",
+                   help="the profile's start KEM, as liboqs names it (default: %(default)s)")
+    p.add_argument("--rekey-kem", type=_kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
+                   help="the profile's rekey KEM, e.g. HQC-1, BIKE-L1; the liboqs KEMs need "
+                   "liboqs (default: %(default)s)")
     p.add_argument(
         "--compare",
         action="store_true",

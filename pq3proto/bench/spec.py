@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
 from ..errors import PQ3Error
+from ..profile import Profile
 from ..session import SessionStats
 
 SCHEMA = "pq3proto-bench/2"
-PROFILE = "PQ3"  # the only protocol profile so far
 WORKLOADS = ("symmetric", "full", "pingpong", "fanout")
 DEFAULT_MESSAGES = {"symmetric": 200_000, "full": 10_000, "pingpong": 4_000, "fanout": 2_000}
 PAYLOAD_POOL = 64  # distinct payloads cycled through by every workload
@@ -44,6 +45,13 @@ class BenchSpec:
     include_parse: bool = False
     seed: int = 1
     warmup: int = 0
+    start_kem: str = DEFAULT_START_KEM
+    rekey_kem: str = DEFAULT_REKEY_KEM
+
+    @property
+    def profile(self) -> Profile:
+        """The protocol profile every session of the run uses (PQ3 by default)."""
+        return Profile(start_kem=self.start_kem, rekey_kem=self.rekey_kem)
 
     def effective_turn_rate(self) -> float:
         """pingpong turns on every message; fanout is a one-way stream."""

@@ -37,7 +37,7 @@ class SymmetricRunner:
         self.spec = spec
         self.hot = hot_path()
         check_path(self.hot, spec.path)
-        alice, bob = make_pair(RekeyPolicy.parse(spec.policy))
+        alice, bob = make_pair(RekeyPolicy.parse(spec.policy), profile=spec.profile)
         ow = one_way_chain(bob, alice)  # bob replied last: his chain is live, alice in step
         self.chain = ow.chain
         self.tail = ow.tail
@@ -94,7 +94,7 @@ class ConversationRunner:
 
     def __init__(self, spec: BenchSpec) -> None:
         self.spec = spec
-        alice, bob = make_pair(RekeyPolicy.parse(spec.policy))
+        alice, bob = make_pair(RekeyPolicy.parse(spec.policy), profile=spec.profile)
         check_path(hot_path(), spec.path)
         self.a, self.b = alice, bob
         self.sender, self.receiver = bob, alice  # bob replied last
@@ -149,10 +149,12 @@ class FanoutRunner:
     def __init__(self, spec: BenchSpec) -> None:
         self.spec = spec
         policy = RekeyPolicy.parse(spec.policy)
-        sender = Device.generate("tel:+15551234567", device_id=7)
+        sender = Device.generate("tel:+15551234567", device_id=7, profile=spec.profile)
         self.pairs: list[tuple[Session, Session]] = []
         for i in range(spec.recipients):
-            rcpt = Device.generate(f"mailto:recipient{i}@example.org", device_id=100 + i)
+            rcpt = Device.generate(
+                f"mailto:recipient{i}@example.org", device_id=100 + i, profile=spec.profile
+            )
             self.pairs.append(make_pair_between(sender, rcpt, policy))
         check_path(hot_path(), spec.path)
         self.pool = payloads(spec.payload, spec.seed)
