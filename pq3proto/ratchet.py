@@ -197,8 +197,9 @@ def start_sending_chain(
 
 def after_send(state: RatchetState, next_chain_key: bytes) -> RatchetState:
     """Advance my sending chain by one message."""
-    assert state.sending is not None
-    chain = SendChain(state.sending.header, next_chain_key, state.sending.next_index + 1)
+    sending = state.sending
+    assert sending is not None
+    chain = evolve(sending, chain_key=next_chain_key, next_index=sending.next_index + 1)
     return evolve(state, sending=chain, messages_since_pq=state.messages_since_pq + 1)
 
 
@@ -373,11 +374,11 @@ def fast_receive_chain(state: RatchetState, msg: ParsedMessage, header_digest: b
 
 
 def commit_fast_receive(state: RatchetState, pos: int, next_chain_key: bytes) -> RatchetState:
-    chain = state.receiving[pos]
-    receiving = list(state.receiving)
-    receiving[pos] = ReceiveChain(
-        chain.peer_point, next_chain_key, chain.next_index + 1, chain.header_digest
-    )
+    old = state.receiving
+    chain = old[pos]
+    advanced = evolve(chain, chain_key=next_chain_key, next_index=chain.next_index + 1)
     return evolve(
-        state, receiving=tuple(receiving), messages_since_pq=state.messages_since_pq + 1
+        state,
+        receiving=(*old[:pos], advanced, *old[pos + 1 :]),
+        messages_since_pq=state.messages_since_pq + 1,
     )

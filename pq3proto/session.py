@@ -109,6 +109,13 @@ class SessionStats:
     plaintext_bytes: int = 0
 
     def after_send(self, effects: Effects, wire_bytes: int, plaintext_bytes: int) -> SessionStats:
+        if effects is NO_EFFECTS:  # the per-message path: no dataclass __init__
+            return evolve(
+                self,
+                sent=self.sent + 1,
+                wire_bytes=self.wire_bytes + wire_bytes,
+                plaintext_bytes=self.plaintext_bytes + plaintext_bytes,
+            )
         return SessionStats(
             self.sent + 1,
             self.received,
@@ -119,6 +126,8 @@ class SessionStats:
         )
 
     def after_receive(self, effects: Effects) -> SessionStats:
+        if effects is NO_EFFECTS:
+            return evolve(self, received=self.received + 1)
         return SessionStats(
             self.sent,
             self.received + 1,
