@@ -1040,7 +1040,7 @@ static const uint8_t COUNTER_2[1] = {2};
 
 /* rootAndChainKey: two chained Extracts, one Expand to 64 bytes. */
 static void root_kdf(uint8_t *rk, uint8_t *ck, const uint8_t *old_root, const uint8_t *ecdh,
-                     const uint8_t *kem, const uint8_t *dst, size_t dst_len)
+                     const uint8_t *kem, size_t kem_len, const uint8_t *dst, size_t dst_len)
 {
     uint8_t prk1[HMAC_OUT];
     uint8_t prk2[HMAC_OUT];
@@ -1055,7 +1055,7 @@ static void root_kdf(uint8_t *rk, uint8_t *ck, const uint8_t *old_root, const ui
     parts[0] = prk1;
     lens[0] = sizeof prk1;
     if (kem != NULL) {
-        hmac384_parts(prk2, kem, PQ3_KEY_SIZE, parts, lens, 1);
+        hmac384_parts(prk2, kem, kem_len, parts, lens, 1);
     } else {
         hmac384_parts(prk2, ZERO_SALT, sizeof ZERO_SALT, parts, lens, 1);
     }
@@ -1084,17 +1084,27 @@ static void root_kdf(uint8_t *rk, uint8_t *ck, const uint8_t *old_root, const ui
     OPENSSL_cleanse(t2, sizeof t2);
 }
 
+/* A KEM secret is absent (NULL, length 0) or 1..PQ3_MAX_KEM_SECRET bytes: an HMAC key no
+ * longer than the SHA-512 block, so it is used as it is, never hashed first. */
+static int kem_len_ok(const uint8_t *kem, size_t kem_len)
+{
+    if (kem == NULL) {
+        return kem_len == 0;
+    }
+    return kem_len >= 1 && kem_len <= PQ3_MAX_KEM_SECRET;
+}
+
 int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out, const uint8_t *old_root,
                            const uint8_t *ecdh_secret, const uint8_t *kem_secret,
-                           const uint8_t *dst, size_t dst_len)
+                           size_t kem_len, const uint8_t *dst, size_t dst_len)
 {
     uint8_t rk[PQ3_KEY_SIZE];
     uint8_t ck[PQ3_KEY_SIZE];
     if (rk_out == NULL || ck_out == NULL || old_root == NULL || ecdh_secret == NULL
-        || (dst == NULL && dst_len != 0)) {
+        || (dst == NULL && dst_len != 0) || !kem_len_ok(kem_secret, kem_len)) {
         return PQ3_ERR_ARGUMENT;
     }
-    root_kdf(rk, ck, old_root, ecdh_secret, kem_secret, dst, dst_len);
+    root_kdf(rk, ck, old_root, ecdh_secret, kem_secret, kem_len, dst, dst_len);
     memcpy(rk_out, rk, sizeof rk);
     memcpy(ck_out, ck, sizeof ck);
     OPENSSL_cleanse(rk, sizeof rk);
@@ -1104,19 +1114,21 @@ int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out, const uint8_t *old_
 
 int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out, const uint8_t *scalar,
                        const uint8_t *peer_point, const uint8_t *old_root,
-                       const uint8_t *kem_secret, const uint8_t *dst, size_t dst_len)
+                       const uint8_t *kem_secret, size_t kem_len, const uint8_t *dst,
+                       size_t dst_len)
 {
     uint8_t secret[PQ3_KEY_SIZE];
     uint8_t rk[PQ3_KEY_SIZE];
     uint8_t ck[PQ3_KEY_SIZE];
     int rc;
     if (ctx == NULL || rk_out == NULL || ck_out == NULL || scalar == NULL
-        || peer_point == NULL || old_root == NULL || (dst == NULL && dst_len != 0)) {
+        || peer_point == NULL || old_root == NULL || (dst == NULL && dst_len != 0)
+        || !kem_len_ok(kem_secret, kem_len)) {
         return PQ3_ERR_ARGUMENT;
     }
     rc = ecdh_x(ctx, secret, scalar, peer_point);
     if (rc == PQ3_OK) {
-        root_kdf(rk, ck, old_root, secret, kem_secret, dst, dst_len);
+        root_kdf(rk, ck, old_root, secret, kem_secret, kem_len, dst, dst_len);
         memcpy(rk_out, rk, sizeof rk);
         memcpy(ck_out, ck, sizeof ck);
     }

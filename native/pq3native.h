@@ -162,17 +162,19 @@ int pq3_ecdh(pq3_ctx *ctx, uint8_t *secret_out, const uint8_t *scalar,
 /* rootAndChainKey: prk = HKDF-Extract(old_root, ecdh_secret); prk = HKDF-Extract(
  * kem_secret, prk) with kem_secret NULL meaning the absent salt (48 zero bytes);
  * okm = HKDF-Expand(prk, "rkDerivation-" || dst, 64); rk_out = okm[0:32],
- * ck_out = okm[32:64]. old_root, ecdh_secret and kem_secret are 32 bytes. */
+ * ck_out = okm[32:64]. old_root and ecdh_secret are 32 bytes; kem_secret is kem_len bytes,
+ * 1 to PQ3_MAX_KEM_SECRET (16, 24 or 32 for the profiles' KEMs). */
+#define PQ3_MAX_KEM_SECRET 64
 int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out,
                            const uint8_t *old_root, const uint8_t *ecdh_secret,
-                           const uint8_t *kem_secret,
+                           const uint8_t *kem_secret, size_t kem_len,
                            const uint8_t *dst, size_t dst_len);
 
 /* pq3_ecdh then pq3_root_and_chain_key in one call; the ECDH secret stays inside. */
 int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out,
                        const uint8_t *scalar, const uint8_t *peer_point,
                        const uint8_t *old_root, const uint8_t *kem_secret,
-                       const uint8_t *dst, size_t dst_len);
+                       size_t kem_len, const uint8_t *dst, size_t dst_len);
 
 /* ── ML-KEM key check ── */
 

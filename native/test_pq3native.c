@@ -467,12 +467,17 @@ static void do_root(FILE *f, pq3_ctx *ctx)
     buf rk = need_hex(f), ck = need_hex(f);
     uint8_t rk_out[32], ck_out[32];
     const uint8_t *kem_p = kem.n ? kem.p : NULL;
-    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, ecdh.p, kem_p, dst.p, dst.n) == PQ3_OK
+    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, ecdh.p, kem_p, kem.n, dst.p, dst.n)
+                  == PQ3_OK
               && memcmp(rk_out, rk.p, 32) == 0 && memcmp(ck_out, ck.p, 32) == 0,
           "root_and_chain_key");
-    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, NULL, kem_p, dst.p, dst.n)
+    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, NULL, kem_p, kem.n, dst.p, dst.n)
               == PQ3_ERR_ARGUMENT,
           "root NULL");
+    CHECK(pq3_root_and_chain_key(rk_out, ck_out, old.p, ecdh.p, old.p, PQ3_MAX_KEM_SECRET + 1,
+                                 dst.p, dst.n)
+              == PQ3_ERR_ARGUMENT,
+          "root oversize KEM secret");
     (void)ctx;
     free(old.p);
     free(ecdh.p);

@@ -154,19 +154,15 @@ class BarrierJob(Protocol[T_co]):
 
     def step(self) -> T_co:
         """One measured repetition."""
-        ...
 
     def between(self) -> None:
         """Untimed work after each repetition, before the next barrier (a floor round, say)."""
-        ...
 
     def after(self) -> dict[str, Any]:
         """What the job reports beyond its repetitions, once they are done."""
-        ...
 
     def close(self) -> None:
         """Undo what the setup changed in the worker process."""
-        ...
 
 
 @dataclass

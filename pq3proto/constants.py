@@ -44,6 +44,8 @@ LENGTH_PREFIX_SIZE: Final = 4  # every length prefix is a big-endian uint32
 KEM_SEED_SIZE: Final = 64  # ML-KEM decapsulation key kept as d || z (FIPS 203)
 KEM_COINS_SIZE: Final = 32  # ML-KEM encapsulation randomness m
 KEM_SHARED_SECRET_SIZE: Final = 32
+# Longest KEM secret the C root step takes (PQ3_MAX_KEM_SECRET): the profiles' are 16-32.
+MAX_KEM_SHARED_SECRET_SIZE: Final = 64
 MLKEM768_PUBLIC_KEY_SIZE: Final = 1184
 MLKEM768_CIPHERTEXT_SIZE: Final = 1088
 MLKEM1024_PUBLIC_KEY_SIZE: Final = 1568

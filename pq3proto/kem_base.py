@@ -135,18 +135,14 @@ class NamedKem(Protocol):
 
     def generate(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes]:
         """A fresh key pair as (state, public_key)."""
-        ...
 
     def encapsulate(
         self, public_key: bytes, rng: RandomSource = SYSTEM_RANDOM
     ) -> tuple[bytes, bytes]:
         """Validate `public_key`, then encapsulate to it: (shared_secret, ciphertext)."""
-        ...
 
     def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
         """The shared secret; only wrong lengths raise (MalformedInputError)."""
-        ...
 
     def validate_public_key(self, public_key: bytes) -> None:
         """Raises InvalidKeyError: FIPS 203 §7.2 for ML-KEM, the length for the others."""
-        ...

@@ -14,12 +14,11 @@ import threading
 from itertools import accumulate
 from typing import Any
 
-from . import kdf
 from .constants import (
     CHAIN_KEY_SIZE,
     ECDH_SECRET_SIZE,
-    KEM_SHARED_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
+    MAX_KEM_SHARED_SECRET_SIZE,
     P256_POINT_SIZE,
     P256_SCALAR_SIZE,
     P256_SIGNATURE_SIZE,
@@ -235,11 +234,16 @@ def ecdh(scalar: bytes, peer_point: bytes) -> bytes:
     return bytes(_ffi.buffer(out))
 
 
-def _kem_arg(kem_secret: bytes | None) -> Any:
+def _kem_args(kem_secret: bytes | None) -> tuple[Any, int]:
+    """The C (pointer, length) of a KEM secret: 16, 24 or 32 bytes for the profiles' KEMs."""
     if kem_secret is None:
-        return _NULL
-    _need(kem_secret, KEM_SHARED_SECRET_SIZE, "KEM shared secret")
-    return _bytes(kem_secret)
+        return _NULL, 0
+    if not 1 <= len(kem_secret) <= MAX_KEM_SHARED_SECRET_SIZE:
+        raise MalformedInputError(
+            f"KEM shared secret must be 1..{MAX_KEM_SHARED_SECRET_SIZE} bytes, "
+            f"got {len(kem_secret)}"
+        )
+    return _bytes(kem_secret), len(kem_secret)
 
 
 def root_and_chain_key(
@@ -253,7 +257,7 @@ def root_and_chain_key(
     ck = _alloc("uint8_t[32]")
     dst = _bytes(dst)
     rc = _lib.pq3_root_and_chain_key(
-        rk, ck, _bytes(old_root), _bytes(ecdh_secret), _kem_arg(kem_secret), dst, len(dst)
+        rk, ck, _bytes(old_root), _bytes(ecdh_secret), *_kem_args(kem_secret), dst, len(dst)
     )
     if rc:
         _raise(rc, "root key derivation")
@@ -278,7 +282,7 @@ def ecdh_root_step(
         _bytes(scalar),
         _bytes(peer_point),
         _bytes(old_root),
-        _kem_arg(kem_secret),
+        *_kem_args(kem_secret),
         dst,
         len(dst),
     )
@@ -366,10 +370,6 @@ class NativeHotPath:
         kem_secret: bytes | None,
         dst: bytes,
     ) -> tuple[bytes, bytes]:
-        if kem_secret is not None and len(kem_secret) != KEM_SHARED_SECRET_SIZE:
-            # Profiles whose KEM secret is not 32 bytes (FrodoKEM's 16 and 24): the C step
-            # takes ML-KEM's size only; the Python derivation gives the same bytes.
-            return kdf.root_and_chain_key(old_root, key.exchange(peer_point), kem_secret, dst)
         return ecdh_root_step(old_root, key.scalar(), peer_point, kem_secret, dst)
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:

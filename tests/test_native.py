@@ -398,8 +398,15 @@ def test_bad_scalars_and_lengths() -> None:
         native.p256_public(bytes(31))
     with pytest.raises(errors.MalformedInputError):
         native.root_and_chain_key(bytes(31), bytes(32), None, b"")
-    with pytest.raises(errors.MalformedInputError):
-        native.root_and_chain_key(bytes(32), bytes(32), bytes(31), b"")
+    for size in (0, 65):
+        with pytest.raises(errors.MalformedInputError):
+            native.root_and_chain_key(bytes(32), bytes(32), bytes(size), b"")
+    # KEM secrets of other sizes (FrodoKEM's 16 and 24) derive as the Python path does.
+    from pq3proto import kdf
+
+    for size in (16, 24, 31):
+        args = (bytes(range(32)), bytes(32), bytes(range(size)), b"dst")
+        assert native.root_and_chain_key(*args) == kdf.root_and_chain_key(*args)
     with pytest.raises(errors.InvalidKeyError):
         P256PrivateKey.from_computed_public(top, point[:64])
 
