@@ -256,3 +256,35 @@ def cluster_address(text: str) -> str:
     except MisuseError as e:
         _fail(str(e))
     return text.strip()
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or MisuseError saying which extra to install."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MisuseError(f"--plot needs matplotlib: {PLOT_INSTALL}") from None
+    return plt
+
+
+def print_report(
+    table: str,
+    legend: str,
+    doc: Any,
+    json_path: str | None,
+    plot_path: str | None,
+    plot: Callable[[Any, str], None],
+) -> None:
+    """An experiment's table and legend on stdout, then its JSON and plot where asked."""
+    print(table)
+    print()
+    print(legend)
+    if json_path:
+        write_json(json_path, doc)
+        print(f"\nwrote {json_path}")
+    if plot_path:
+        plot(doc, plot_path)
+        print(f"wrote {plot_path}")

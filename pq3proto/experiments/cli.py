@@ -13,7 +13,6 @@ from typing import Any
 
 from .. import cluster
 from ..cliargs import (
-    PLOT_INSTALL,
     POLICY_SYNTAX,
     TRAFFIC_SYNTAX,
     add_progress_option,
@@ -23,11 +22,11 @@ from ..cliargs import (
     plot_file,
     policy_list,
     positive_int,
+    print_report,
     progress_enabled,
+    pyplot,
     traffic_list,
-    write_json,
 )
-from ..errors import MisuseError
 from ..progress import Progress
 from .delivery import PATTERNS
 from .run import SECONDS_PER_MESSAGE, Cell, CompromiseResult, policy_grid, run_all
@@ -88,15 +87,7 @@ def format_table(doc: dict[str, Any]) -> str:
 
 def plot(doc: dict[str, Any], path: str) -> None:
     """Exposure window and wire overhead against the rekey interval, one line per pattern."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MisuseError(
-            f"--plot needs matplotlib: {PLOT_INSTALL}"
-        ) from None
+    plt = pyplot()
     policies: list[str] = doc["parameters"]["policies"]
     patterns: list[str] = doc["parameters"]["patterns"]
     xs = list(range(len(policies)))
@@ -148,15 +139,7 @@ def _main(args: argparse.Namespace) -> int:
                 return engine.map(fn, cells, lambda d, t: bar.update(d, t, tasks))
 
             doc = run_all(policies, patterns, args.messages, args.seed, args.samples, None, mapper)
-    print(format_table(doc))
-    print()
-    print(LEGEND)
-    if args.json:
-        write_json(args.json, doc)
-        print(f"\nwrote {args.json}")
-    if args.plot:
-        plot(doc, args.plot)
-        print(f"wrote {args.plot}")
+    print_report(format_table(doc), LEGEND, doc, args.json, args.plot, plot)
     return 0
 
 

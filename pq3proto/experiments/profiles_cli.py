@@ -10,7 +10,6 @@ import argparse
 from typing import Any
 
 from .. import cliargs, kem
-from ..errors import MisuseError
 from ..policy import RekeyPolicy
 from ..progress import Progress
 from .profiles import compare_profiles
@@ -76,13 +75,7 @@ def format_table(doc: dict[str, Any]) -> str:
 
 def plot(doc: dict[str, Any], path: str) -> None:
     """Bytes per message and rekey latency per rekey KEM, one line per traffic and loss."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MisuseError(f"--plot needs matplotlib: {cliargs.PLOT_INSTALL}") from None
+    plt = cliargs.pyplot()
     kems: list[str] = doc["parameters"]["rekey_kems"]
     xs = list(range(len(kems)))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -119,15 +112,7 @@ def _main(args: argparse.Namespace) -> int:
         kems, [str(t) for t in args.traffic], args.loss, args.messages, args.seed,
         RekeyPolicy.parse(args.policy), lambda d, t: bar.update(d, t, "conversations"),
     )
-    print(format_table(doc))
-    print()
-    print(LEGEND)
-    if args.json:
-        cliargs.write_json(args.json, doc)
-        print(f"\nwrote {args.json}")
-    if args.plot:
-        plot(doc, args.plot)
-        print(f"wrote {args.plot}")
+    cliargs.print_report(format_table(doc), LEGEND, doc, args.json, args.plot, plot)
     return 0
 
 
