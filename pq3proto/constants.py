@@ -59,9 +59,14 @@ FLAG_KEM_PUBLIC_KEY: Final = 0x04  # fresh ML-KEM-768 encapsulation key asking f
 # u8(len) || profile identifier, on session-start chains of a profile other than PQ3's
 # (spec/10-profiles.md §3); PQ3 sessions never set it, so their bytes are unchanged.
 FLAG_PROFILE: Final = 0x08
+# mixedId (4): this chain's root key mixed the rekey secret of that request; `first` and
+# `chunked` profiles only, never on a session-start chain (spec/10-profiles.md §3.2).
+FLAG_MIXED: Final = 0x10
+REKEY_ID_SIZE: Final = 4  # a rekey request's or answer's id: its material id (§4.2)
 KNOWN_FLAGS: Final = (
-    FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY | FLAG_PROFILE
+    FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY | FLAG_PROFILE | FLAG_MIXED
 )
+PQ3_FLAGS: Final = FLAG_SESSION_START | FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY
 
 IDENTITY_VERSION: Final = 0x01
 BUNDLE_VERSION: Final = 0x01
@@ -142,7 +147,7 @@ DEFAULT_REKEY_KEM: Final = "ML-KEM-768"
 LABEL_CHUNK_MATERIAL_ID: Final = b"pq3proto chunked material v1"
 CHUNK_KIND_PUBLIC_KEY: Final = 0x01
 CHUNK_KIND_CIPHERTEXT: Final = 0x02
-CHUNK_MATERIAL_ID_SIZE: Final = 4
+CHUNK_MATERIAL_ID_SIZE: Final = REKEY_ID_SIZE
 # kind (1) || material id (4) || k (2) || n (2) || i (2), then the chunk's bytes
 CHUNK_HEADER_SIZE: Final = 1 + CHUNK_MATERIAL_ID_SIZE + 2 + 2 + 2
 # The code works on 16-bit symbols, one per GF(2^16) element, so a chunk holds whole symbols.
@@ -157,5 +162,16 @@ DEFAULT_CHUNK_SIZE: Final = 64  # ML-KEM-768: 19 + 17 chunks, a rekey within 50 
 MIN_CHUNK_EXPANSION: Final = 1
 MAX_CHUNK_EXPANSION: Final = 255
 DEFAULT_CHUNK_EXPANSION: Final = 4
+# ── Deferred transports, `first` and `chunked` (spec/10-profiles.md §3.4) ─────────────
+# The transport block after the chain header: flags, then the fields they announce.
+TBLOCK_REQUEST: Final = 0x01  # requestId (4): the sender's open rekey request
+TBLOCK_ANSWER: Final = 0x02  # answeredId (4) || answerId (4): the sender's pending answer
+TBLOCK_ANSWER_MATERIAL: Final = 0x04  # the answer's ciphertext, whole (first) or one chunk
+TBLOCK_REQUEST_MATERIAL: Final = 0x08  # the request's key, whole (first) or one chunk
+TBLOCK_KNOWN: Final = (
+    TBLOCK_REQUEST | TBLOCK_ANSWER | TBLOCK_ANSWER_MATERIAL | TBLOCK_REQUEST_MATERIAL
+)
+# Ids of finished rekeys each side remembers, so that their late material is ignored.
+MAX_DONE_REKEY_IDS: Final = 8
 # A Reassembler persisted inside a session state (chunking.py): its own version byte.
 REASSEMBLER_STATE_VERSION: Final = 0x01

@@ -50,6 +50,7 @@ from .kdf import pk_ratchet_dst
 from .message import PYTHON, HotPath
 from .policy import RekeyPolicy
 from .primitives import P256PrivateKey, RandomSource
+from .transport import TransportState, mixed_answer, opened_request
 from .wire import ChainHeader, ParsedMessage
 
 ChainStep = Callable[[bytes], tuple[bytes, bytes]]
@@ -112,6 +113,8 @@ class RatchetState:
     peer_kem_public: bytes | None  # the peer asked: my next chain must encapsulate to it
     messages_since_pq: int
     last_pq_time: float
+    # first, chunked: the deferred rekey's state (transport.py); None under repeat
+    transport: TransportState | None = None
 
     @property
     def expect_kem(self) -> bool:
@@ -158,6 +161,9 @@ def start_sending_chain(
     `hot` runs the key generation and the ECDH + root-key step (in C on the native path).
     """
     rekey = rekey or rekey_kem()
+    if state.transport is not None:
+        ts = state.transport
+        return _start_deferred_chain(state, ts, dst_send, policy, now, rng, rekey, hot)
     new_key = hot.p256_generate(rng)
     kem_ss = kem_ct = None
     answered = state.peer_kem_public
@@ -193,6 +199,53 @@ def start_sending_chain(
     return new_state, Effects(
         ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=seed is not None
     )
+
+
+def _start_deferred_chain(
+    state: RatchetState,
+    ts: TransportState,
+    dst_send: bytes,
+    policy: RekeyPolicy,
+    now: float,
+    rng: RandomSource,
+    rekey: kem.NamedKem,
+    hot: HotPath,
+) -> tuple[RatchetState, Effects]:
+    """The same step under `first` and `chunked`: a decapsulated answer is mixed here, and
+    the chain's header marks it (spec/10-profiles.md §3.2 step 3)."""
+    new_key = hot.p256_generate(rng)
+    mix = ts.pending_mix
+    kem_ss = kem_ct = answered = None
+    if mix is not None:
+        kem_ss, kem_ct, answered = mix.secret, mix.ciphertext, mix.public_key
+    dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
+    rk, ck = hot.ecdh_root_step(state.root_key, new_key, state.peer_point, kem_ss, dst)
+    since, last = state.messages_since_pq, state.last_pq_time
+    if mix is not None:
+        since, last = 0, now
+    ts = evolve(ts, pending_mix=None)
+    seed, kem_pk = state.my_kem_seed, state.my_kem_public
+    requested = False
+    idle = seed is None and not ts.peer_rekey_in_flight and ts.answer is None
+    if idle and policy.due(since, now - last):
+        seed, kem_pk = rekey.generate(rng)
+        ts = opened_request(ts, kem_pk)
+        requested = True
+    header = ChainHeader(new_key.public, mixed_id=mix.request_id if mix is not None else None)
+    new_state = evolve(
+        state,
+        root_key=rk,
+        my_ecdh=new_key,
+        my_point=new_key.public,
+        sending=SendChain(header, ck, 0),
+        awaiting_reply=True,
+        my_kem_seed=seed,
+        my_kem_public=kem_pk,
+        messages_since_pq=since,
+        last_pq_time=last,
+        transport=ts,
+    )
+    return new_state, Effects(ecdh_step=True, pq_mixed=mix is not None, kem_requested=requested)
 
 
 def after_send(state: RatchetState, next_chain_key: bytes) -> RatchetState:
@@ -270,6 +323,9 @@ def _receive_ecdh_step(
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
     assert state.my_ecdh is not None and state.my_point is not None
+    if state.transport is not None:
+        ts = state.transport
+        return _receive_deferred_step(state, ts, header, header_digest, dst_recv, now, hot)
     kem_ss = None
     if header.kem_ciphertext is not None:
         if state.my_kem_seed is None or state.my_kem_public is None:
@@ -287,15 +343,7 @@ def _receive_ecdh_step(
         state.my_kem_public if kem_ss is not None else None,
     )
     rk, ck = hot.ecdh_root_step(state.root_key, state.my_ecdh, header.ecdh_public_key, kem_ss, dst)
-
-    receiving = (*state.receiving, ReceiveChain(header.ecdh_public_key, ck, 0, header_digest))
-    skipped = state.skipped
-    retired = state.retired
-    if len(receiving) > MAX_RECEIVING_CHAINS:
-        dropped = receiving[0].peer_point
-        receiving = receiving[1:]
-        skipped = {k: v for k, v in skipped.items() if k[0] != dropped}
-        retired = (*retired, dropped)[-MAX_RETIRED_CHAINS:]
+    receiving, skipped, retired = _add_chain(state, header.ecdh_public_key, ck, header_digest)
     since, last = state.messages_since_pq, state.last_pq_time
     if kem_ss is not None:
         since, last = 0, now
@@ -313,6 +361,63 @@ def _receive_ecdh_step(
         peer_kem_public=header.kem_public_key,
         messages_since_pq=since,
         last_pq_time=last,
+    )
+    return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
+
+
+def _add_chain(
+    state: RatchetState, point: bytes, chain_key: bytes, header_digest: bytes
+) -> tuple[tuple[ReceiveChain, ...], Mapping[tuple[bytes, int], bytes], tuple[bytes, ...]]:
+    """The receiving chains with a new one, the oldest dropped beyond the bound."""
+    receiving = (*state.receiving, ReceiveChain(point, chain_key, 0, header_digest))
+    skipped = state.skipped
+    retired = state.retired
+    if len(receiving) > MAX_RECEIVING_CHAINS:
+        dropped = receiving[0].peer_point
+        receiving = receiving[1:]
+        skipped = {k: v for k, v in skipped.items() if k[0] != dropped}
+        retired = (*retired, dropped)[-MAX_RETIRED_CHAINS:]
+    return receiving, skipped, retired
+
+
+def _receive_deferred_step(
+    state: RatchetState,
+    ts: TransportState,
+    header: ChainHeader,
+    header_digest: bytes,
+    dst_recv: bytes,
+    now: float,
+    hot: HotPath,
+) -> tuple[RatchetState, Effects]:
+    """The same step under `first` and `chunked`: a chain marked mixed mixes my answer's
+    secret (spec/10-profiles.md §3.2 step 4). A chain without a mark owes nothing: the
+    peer may not have my answer yet."""
+    assert state.my_ecdh is not None and state.my_point is not None
+    kem_ss = kem_ct = answered = None
+    if header.mixed_id is not None:
+        answer = ts.answer
+        if answer is None or answer.request_id != header.mixed_id:
+            raise DowngradeError("a chain marked mixed for a rekey this side did not answer")
+        kem_ss, kem_ct, answered = answer.secret, answer.ciphertext, answer.public_key
+        ts = mixed_answer(ts)
+    dst = pk_ratchet_dst(dst_recv, state.my_point, header.ecdh_public_key, kem_ct, answered)
+    rk, ck = hot.ecdh_root_step(state.root_key, state.my_ecdh, header.ecdh_public_key, kem_ss, dst)
+    receiving, skipped, retired = _add_chain(state, header.ecdh_public_key, ck, header_digest)
+    since, last = state.messages_since_pq, state.last_pq_time
+    if kem_ss is not None:
+        since, last = 0, now
+    new_state = evolve(
+        state,
+        root_key=rk,
+        peer_point=header.ecdh_public_key,
+        sending=None,
+        awaiting_reply=False,
+        receiving=receiving,
+        skipped=skipped,
+        retired=retired,
+        messages_since_pq=since,
+        last_pq_time=last,
+        transport=ts,
     )
     return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
 

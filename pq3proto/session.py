@@ -23,7 +23,6 @@ from .errors import (
     AuthenticationError,
     MisuseError,
     PQ3Error,
-    ProfileError,
     ProfileNotAllowedError,
     ReplayError,
     hinted,
@@ -56,11 +55,13 @@ from .trace import (
     TraceEvent,
     Tracer,
     WireParts,
+    block_material,
     chain_id,
     header_material,
     wire_parts,
 )
-from .wire import ChainHeader, ParsedMessage, parse_message
+from .transport import TransportBlock, TransportState, opened_request, prepare_send, take_block
+from .wire import ChainHeader, ParsedMessage, parse_message, transport_tail
 
 Clock = Callable[[], float]
 SaveDevice = Callable[[Device], None]
@@ -75,14 +76,6 @@ def _as_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     raise MisuseError(f"{what} must be bytes, not {type(value).__name__}")
-
-
-def _check_wired(profile: Profile) -> None:
-    if profile.transport != "repeat":
-        raise ProfileError(
-            f"the {profile.transport!r} transport is specified (spec/10-profiles.md) but not "
-            "yet wired into sessions in this revision; use transport='repeat'"
-        )
 
 
 def _keep_in_memory(_: Device) -> None:
@@ -156,6 +149,7 @@ class Session:
 
     __slots__ = (
         "_clock",
+        "_deferred",
         "_device",
         "_dst_recv",
         "_dst_send",
@@ -204,6 +198,7 @@ class Session:
         self._profile = PQ3 if state.profile == PQ3 else state.profile
         self._profile_id = b"" if self._profile is PQ3 else self._profile.to_bytes()
         self._rekey = rekey_kem(self._profile.rekey_kem)
+        self._deferred = self._profile.transport != "repeat"
         pid = self._profile_id
         self._dst_send = session_dst(state.me.binding(), state.peer.binding(), pid)
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding(), pid)
@@ -266,7 +261,6 @@ class Session:
         profile = profile or bundle.profile
         if not isinstance(profile, Profile):
             raise MisuseError("profile must be a pq3proto.Profile")
-        _check_wired(profile)
         if profile.start_kem != bundle.profile.start_kem:
             raise MisuseError(
                 f"the bundle's start KEM is {bundle.profile.start_kem}, the profile's "
@@ -277,11 +271,16 @@ class Session:
         seed = kem_pk = None
         if policy.due(0, 0.0):
             seed, kem_pk = rekey_kem(profile.rekey_kem).generate(rng)
+        transport = None
+        if profile.transport != "repeat":
+            transport = TransportState()
+            if kem_pk is not None:
+                transport = opened_request(transport, kem_pk)
         header = ChainHeader(
             start.ephemeral.public,
             prekey_hash=start.prekey_hash,
             start_ciphertext=start.ciphertext,
-            kem_public_key=kem_pk,
+            kem_public_key=kem_pk if transport is None else None,
             profile_id=None if profile == PQ3 else profile.to_bytes(),
         )
         ratchet = RatchetState(
@@ -299,6 +298,7 @@ class Session:
             peer_kem_public=None,
             messages_since_pq=0,
             last_pq_time=now,
+            transport=transport,
         )
         state = SessionState(
             device.identity, peer, True, policy, ratchet, SessionStats(), profile
@@ -375,7 +375,6 @@ class Session:
         if h.prekey_hash is None or h.start_ciphertext is None:
             raise MisuseError("message does not start a session: use Session.decrypt")
         profile = PQ3 if h.profile_id is None else Profile.from_bytes(h.profile_id)
-        _check_wired(profile)
         allowed = profiles if profiles is not None else (device.profile,)
         if profile not in allowed or profile.start_kem != device.profile.start_kem:
             raise ProfileNotAllowedError(
@@ -385,8 +384,11 @@ class Session:
         dst_recv = session_dst(
             peer.binding(), device.identity.binding(), b"" if h.profile_id is None else h.profile_id
         )
+        tail = h.signature_tail(dst_recv)
+        if msg.transport is not None:
+            tail += transport_tail(h, msg.transport_bytes)
         try:
-            hot.verify(msg, h.signature_tail(dst_recv), hot.verifier(peer.signing_key))
+            hot.verify(msg, tail, hot.verifier(peer.signing_key))
         except AuthenticationError as e:
             raise hinted(e, ACCEPT_HINT) from None
         sid = start_id(h.prekey_hash, h.ecdh_public_key, h.start_ciphertext)
@@ -415,6 +417,7 @@ class Session:
             peer_kem_public=h.kem_public_key,
             messages_since_pq=0,
             last_pq_time=now,
+            transport=None if profile.transport == "repeat" else TransportState(),
         )
         state = SessionState(
             device.identity, peer, False, policy, ratchet, SessionStats(), profile
@@ -442,6 +445,8 @@ class Session:
             return self._encrypt(plaintext, auth_data)
 
     def _encrypt(self, plaintext: bytes, auth_data: bytes) -> bytes:
+        if self._deferred:
+            return self._encrypt_deferred(plaintext, auth_data)
         st = self._state
         r = st.ratchet
         effects = NO_EFFECTS
@@ -478,6 +483,52 @@ class Session:
         self._state = new_state
         return wire
 
+    def _encrypt_deferred(self, plaintext: bytes, auth_data: bytes) -> bytes:
+        """As _encrypt under `first` and `chunked`: each message also carries its transport
+        block, signed (spec/10-profiles.md §3.4)."""
+        st = self._state
+        r = st.ratchet
+        effects = NO_EFFECTS
+        if r.sending is None:
+            if not r.receiving:
+                raise MisuseError(
+                    "this session was restored from a snapshot taken before the peer's "
+                    "first reply: it can receive, but cannot send until the reply arrives"
+                )
+            r, effects = start_sending_chain(
+                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey, self._hot
+            )
+        sending = r.sending
+        assert sending is not None and r.transport is not None and r.my_point is not None
+        if sending.next_index > _MAX_INDEX:
+            raise MisuseError("sending chain exhausted: the peer must reply first")
+        out = prepare_send(
+            r.transport, r.my_point, r.my_kem_public, r.peer_kem_public, self._profile,
+            self._rekey, self._rng,
+        )
+        header = sending.header
+        base = self._chain_context(header)
+        ctx = SendingChain(
+            base.header_bytes + out.block_bytes,
+            base.signature_tail + transport_tail(header, out.block_bytes),
+            header.ecdh_public_key,
+        )
+        wire, next_ck = self._hot.seal(
+            sending.chain_key, sending.next_index, ctx, auth_data, plaintext, self._signer,
+            self._rng.deterministic,
+        )
+        r = evolve(r, transport=out.state, peer_kem_public=out.peer_kem_public)
+        stats = st.stats.after_send(effects, len(wire), len(plaintext))
+        new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        if self._tracer is not None:
+            self._emit(
+                "send", header, sending.next_index, effects.ecdh_step, effects.kem_requested,
+                effects.pq_mixed, len(base.header_bytes), len(auth_data), len(plaintext),
+                out.block, len(out.block_bytes),
+            )
+        self._state = new_state
+        return wire
+
     def decrypt(self, wire: bytes) -> bytes:
         """Open one message from the peer. On any error the session is left unchanged."""
         return self.decrypt_with_auth_data(wire)[0]
@@ -507,6 +558,8 @@ class Session:
         st = self._state
         r = st.ratchet
         tail, digest = self._header_values(msg)
+        if msg.transport is not None:
+            tail += transport_tail(msg.header, msg.transport_bytes)
         verifier = None if verified else self._verifier
         pos = fast_receive_chain(r, msg, digest)
         if pos >= 0:
@@ -522,14 +575,32 @@ class Session:
             )
             pt, next_ck = self._hot.open(plan.key, plan.is_message_key, msg, tail, None)
             new_r, effects = plan.commit(next_ck), plan.effects
+        if msg.transport is not None:
+            new_r = self._take_block(new_r, msg.transport)
         new_state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
         if self._tracer is not None:
             self._emit(
                 "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
                 effects.pq_mixed, msg.header_length, len(msg.auth_data), len(msg.ciphertext),
+                msg.transport, len(msg.transport_bytes),
             )
         self._state = new_state
         return pt, msg.auth_data
+
+    def _take_block(self, r: RatchetState, block: TransportBlock) -> RatchetState:
+        if r.transport is None:
+            raise MisuseError("a transport block reached a session that carries none")
+        got = take_block(
+            r.transport, block, r.my_kem_seed, r.my_kem_public, r.peer_kem_public,
+            self._profile, self._rekey,
+        )
+        return evolve(
+            r,
+            transport=got.state,
+            my_kem_seed=got.my_kem_seed,
+            my_kem_public=got.my_kem_public,
+            peer_kem_public=got.peer_kem_public,
+        )
 
     def _header_values(self, msg: ParsedMessage) -> tuple[bytes, bytes]:
         """The signed tail and the digest of the message's chain header, cached per chain."""
@@ -578,11 +649,16 @@ class Session:
         header_length: int,
         auth_data: int,
         ciphertext: int,
+        block: TransportBlock | None = None,
+        block_length: int = 0,
     ) -> None:
         material = header_material(header, self._profile)
+        if block is not None:
+            material += block_material(block, self._profile)
+        parts = wire_parts(header_length + block_length, material, auth_data, ciphertext)
         self._send_event(
             direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested, completed,
-            wire_parts(header_length, material, auth_data, ciphertext), material, None,
+            parts, material, None,
         )
 
     def _emit_refused(self, msg: ParsedMessage | None, error: str) -> None:
@@ -591,8 +667,11 @@ class Session:
             self._send_event("receive", "", -1, False, False, False, parts, (), error)
             return
         material = header_material(msg.header, self._profile)
+        if msg.transport is not None:
+            material += block_material(msg.transport, self._profile)
         parts = wire_parts(
-            msg.header_length, material, len(msg.auth_data), len(msg.ciphertext)
+            msg.header_length + len(msg.transport_bytes), material, len(msg.auth_data),
+            len(msg.ciphertext),
         )
         self._send_event(
             "receive", chain_id(msg.header.ecdh_public_key), msg.index, False, False, False,

@@ -11,9 +11,13 @@ import math
 import struct
 
 from . import kem
+from .chunking import Reassembler, material_id
 from .constants import (
     CHAIN_KEY_SIZE,
+    CHUNK_KIND_CIPHERTEXT,
+    CHUNK_KIND_PUBLIC_KEY,
     HEADER_DIGEST_SIZE,
+    MAX_DONE_REKEY_IDS,
     MAX_RECEIVING_CHAINS,
     MAX_RETIRED_CHAINS,
     MAX_SKIPPED_KEYS,
@@ -21,6 +25,7 @@ from .constants import (
     MESSAGE_KEY_SIZE,
     P256_POINT_SIZE,
     P256_SCALAR_SIZE,
+    REKEY_ID_SIZE,
     ROOT_KEY_SIZE,
     SESSION_STATE_VERSION,
     SESSION_STATE_VERSION_1,
@@ -33,6 +38,7 @@ from .primitives import P256PrivateKey, decode_point
 from .profile import PQ3, Profile
 from .ratchet import RatchetState, ReceiveChain, SendChain, rekey_kem
 from .session import SessionState, SessionStats
+from .transport import Answer, PendingMix, TransportState
 from .wire import read_chain_header
 
 _F64 = struct.Struct(">d")
@@ -78,6 +84,28 @@ def _encode(s: SessionState, version: int) -> bytes:
     out.append(_opt(my_kem) + _opt(r.peer_kem_public))
     out.append(u64(r.messages_since_pq) + _F64.pack(r.last_pq_time))
     out.append(b"".join(u64(getattr(s.stats, k)) for k in _STATS))
+    if r.transport is not None:
+        out.append(_encode_transport(r.transport))
+    return b"".join(out)
+
+
+def _encode_transport(t: TransportState) -> bytes:
+    """The deferred-transport section (spec/06-state.md §1, `first` and `chunked` only)."""
+    out = [_opt(t.request_id), u32(t.request_sent), _opt(t.request_chain)]
+    out.append(bytes((int(t.request_acked),)))
+    out.append(_opt(None if t.answer_in is None else lp(t.answer_in.to_bytes())))
+    m = t.pending_mix
+    out.append(_opt(None if m is None else m.request_id + m.secret + m.ciphertext + m.public_key))
+    out.append(_opt(t.peer_request_id))
+    out.append(_opt(None if t.peer_request_in is None else lp(t.peer_request_in.to_bytes())))
+    a = t.answer
+    if a is None:
+        out.append(b"\x00")
+    else:
+        out.append(b"\x01" + a.request_id + a.public_key + a.secret + a.ciphertext + a.answer_id)
+        out.append(u32(a.sent) + _opt(a.chain))
+    for done in (t.done_requests, t.done_answers):
+        out.append(bytes((len(done),)) + b"".join(done))
     return b"".join(out)
 
 
@@ -183,6 +211,7 @@ def _decode(blob: bytes) -> SessionState:
     if not math.isfinite(last_pq):
         raise MalformedInputError("session state: the last rekey time is not finite")
     stats = SessionStats(**{k: r.u64(k) for k in _STATS})
+    transport = _read_transport(r, profile) if profile.transport != "repeat" else None
     r.done()
     counters = [since, *(getattr(stats, k) for k in _STATS), *(c.next_index for c in receiving)]
     if sending is not None:
@@ -218,5 +247,110 @@ def _decode(blob: bytes) -> SessionState:
         peer_kem_public=peer_kem,
         messages_since_pq=since,
         last_pq_time=last_pq,
+        transport=transport,
     )
+    if transport is not None:
+        _check_transport(ratchet, transport)
     return SessionState(me, peer, initiator, policy, ratchet, stats, profile)
+
+
+def _read_reassembler(r: Reader, profile: Profile, kind: int, field: str) -> Reassembler | None:
+    if not _read_bool(r, field + " presence"):
+        return None
+    held = Reassembler.from_bytes(r.lp(field, 1 << 24))
+    size = profile.rekey.public_key_size if kind == CHUNK_KIND_PUBLIC_KEY else (
+        profile.rekey.ciphertext_size
+    )
+    if (held.kind, held.length, held.chunk_size) != (kind, size, profile.chunk_size):
+        raise MalformedInputError(f"session state: {field} does not fit the profile")
+    if held.complete:
+        raise MalformedInputError(f"session state: {field} is whole but still held")
+    return held
+
+
+def _read_ids(r: Reader, field: str) -> tuple[bytes, ...]:
+    count = r.u8(field)
+    if count > MAX_DONE_REKEY_IDS:
+        raise MalformedInputError(f"session state: too many {field}")
+    return tuple(r.take(REKEY_ID_SIZE, field) for _ in range(count))
+
+
+def _read_transport(r: Reader, profile: Profile) -> TransportState:
+    info = profile.rekey
+    ss, ct, pk = info.shared_secret_size, info.ciphertext_size, info.public_key_size
+    request_id = _read_opt(r, REKEY_ID_SIZE, "request id")
+    request_sent = r.u32("request messages")
+    request_chain = _read_opt(r, P256_POINT_SIZE, "request chain")
+    request_acked = _read_bool(r, "request acknowledged")
+    answer_in = _read_reassembler(r, profile, CHUNK_KIND_CIPHERTEXT, "answer chunks")
+    mix = _read_opt(r, REKEY_ID_SIZE + ss + ct + pk, "pending mix")
+    pending = None
+    if mix is not None:
+        a, b, c = REKEY_ID_SIZE, REKEY_ID_SIZE + ss, REKEY_ID_SIZE + ss + ct
+        pending = PendingMix(mix[:a], mix[a:b], mix[b:c], mix[c:])
+    peer_request_id = _read_opt(r, REKEY_ID_SIZE, "peer request id")
+    peer_in = _read_reassembler(r, profile, CHUNK_KIND_PUBLIC_KEY, "request chunks")
+    answer = None
+    if _read_bool(r, "answer presence"):
+        answer = Answer(
+            r.take(REKEY_ID_SIZE, "answered request id"),
+            r.take(pk, "answered key"),
+            r.take(ss, "answer secret"),
+            r.take(ct, "answer ciphertext"),
+            r.take(REKEY_ID_SIZE, "answer id"),
+            r.u32("answer messages"),
+            _read_opt(r, P256_POINT_SIZE, "answer chain"),
+        )
+    return TransportState(
+        request_id=request_id,
+        request_sent=request_sent,
+        request_chain=request_chain,
+        request_acked=request_acked,
+        answer_in=answer_in,
+        pending_mix=pending,
+        peer_request_id=peer_request_id,
+        peer_request_in=peer_in,
+        answer=answer,
+        done_requests=_read_ids(r, "finished requests"),
+        done_answers=_read_ids(r, "finished answers"),
+    )
+
+
+def _check_transport(ratchet: RatchetState, t: TransportState) -> None:
+    """The transport section agrees with the ratchet and with itself."""
+    def bad(what: str) -> MalformedInputError:
+        return MalformedInputError(f"session state: {what}")
+
+    if (t.request_id is None) != (ratchet.my_kem_public is None):
+        raise bad("a rekey request id without its key, or a key without its id")
+    if ratchet.my_kem_public is not None and t.request_id != material_id(
+        CHUNK_KIND_PUBLIC_KEY, ratchet.my_kem_public
+    ):
+        raise bad("the rekey request id is not its key's")
+    if t.request_id is None and (t.request_sent or t.request_chain or t.request_acked):
+        raise bad("request progress without a request")
+    if t.answer_in is not None and t.request_id is None:
+        raise bad("answer chunks without a request")
+    if t.pending_mix is not None and t.pending_mix.request_id not in t.done_requests:
+        raise bad("a pending mix of a request not recorded as answered")
+    if t.peer_request_in is not None and (t.peer_request_id is None or t.answer is not None):
+        raise bad("request chunks without the request they belong to")
+    if ratchet.peer_kem_public is not None and (t.peer_request_id is None or t.answer is not None):
+        raise bad("a held peer key without its request, or already answered")
+    if ratchet.peer_kem_public is not None and t.peer_request_in is not None:
+        raise bad("a peer key both whole and in chunks")
+    a = t.answer
+    if a is not None:
+        if a.request_id != t.peer_request_id:
+            raise bad("an answer to another request than the one held")
+        if a.answer_id != material_id(CHUNK_KIND_CIPHERTEXT, a.ciphertext):
+            raise bad("the answer id is not its ciphertext's")
+        if a.request_id != material_id(CHUNK_KIND_PUBLIC_KEY, a.public_key):
+            raise bad("the answer's key is not the request's")
+    if ratchet.sending is not None and ratchet.sending.header.mixed_id is not None and (
+        ratchet.sending.header.mixed_id not in t.done_requests
+    ):
+        raise bad("the sending chain marks a rekey not recorded as answered")
+    for done in (t.done_requests, t.done_answers):
+        if len(set(done)) != len(done):
+            raise bad("a finished rekey recorded twice")

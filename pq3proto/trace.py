@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .constants import (
+    CHUNK_KIND_PUBLIC_KEY,
     KEY_INDICATOR_SIZE,
     LENGTH_PREFIX_SIZE,
     P256_SIGNATURE_SIZE,
@@ -23,6 +24,7 @@ from .constants import (
 )
 from .primitives import sha384
 from .profile import PQ3, Profile
+from .transport import TransportBlock
 from .wire import ChainHeader
 
 __all__ = ["KemMaterial", "TraceEvent", "TraceRecorder", "Tracer", "WireParts", "chain_id"]
@@ -149,6 +151,19 @@ def header_material(header: ChainHeader, profile: Profile = PQ3) -> tuple[KemMat
     if header.kem_public_key is not None:
         out.append(KemMaterial("kem_public_key", profile.rekey_kem, len(header.kem_public_key)))
     return tuple(out)
+
+
+def block_material(block: TransportBlock, profile: Profile) -> tuple[KemMaterial, ...]:
+    """The KEM material a `first` or `chunked` message's transport block carries."""
+    return tuple(
+        KemMaterial(
+            "kem_public_key" if m.kind == CHUNK_KIND_PUBLIC_KEY else "kem_ciphertext",
+            profile.rekey_kem,
+            m.wire_size,
+            None if m.chunk is None else (m.chunk.i, m.chunk.n),
+        )
+        for m in block.materials
+    )
 
 
 def wire_parts(

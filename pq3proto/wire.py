@@ -9,11 +9,15 @@ Not: keys, ratchet state or the decision which chain a message belongs to.
     [preKeyHash(48) startCiphertext(1568)]   flags & SESSION_START
     [kemCiphertext(1088)]                    flags & KEM_CIPHERTEXT
     [kemPublicKey(1184)]                     flags & KEM_PUBLIC_KEY
+    [mixedId(4)]                             flags & MIXED (first, chunked)
+    [transport block]                        first, chunked (transport.py)
     index(u32) keyIndicator(32) adLen(u32) ad ctLen(u32) ct signature(64)
 
 Everything before `index` is the chain header: identical on every message of one sending
 chain, so a late or reordered message alone carries what its chain start needs. The sizes
-shown are PQ3's; under another profile the KEM fields take that profile's KEM sizes.
+shown are PQ3's; under another profile the KEM fields take that profile's KEM sizes. Under
+the `first` and `chunked` transports the rekey material travels in a per-message transport
+block instead of the KEM flags, which such a profile never sets.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from .constants import (
     FLAG_KEM_CIPHERTEXT,
     FLAG_KEM_PUBLIC_KEY,
+    FLAG_MIXED,
     FLAG_PROFILE,
     FLAG_SESSION_START,
     KEY_INDICATOR_SIZE,
@@ -38,12 +43,15 @@ from .constants import (
     MLKEM1024_CIPHERTEXT_SIZE,
     P256_POINT_SIZE,
     P256_SIGNATURE_SIZE,
+    PQ3_FLAGS,
     PREKEY_HASH_SIZE,
+    REKEY_ID_SIZE,
     WIRE_VERSION,
 )
 from .encoding import Reader, lp, u32
 from .errors import MalformedInputError, UnsupportedVersionError
 from .profile import PQ3, Profile
+from .transport import TransportBlock, read_block
 
 SIGNATURE_PREFIX = LABEL_SIGNATURE + LABEL_SIGNATURE_VERSION
 
@@ -58,6 +66,7 @@ class ChainHeader:
     kem_ciphertext: bytes | None = None  # ML-KEM-768, answers the peer's rekey key
     kem_public_key: bytes | None = None  # ML-KEM-768, asks the peer for a rekey
     profile_id: bytes | None = None  # a non-PQ3 profile's identifier, on its start chain
+    mixed_id: bytes | None = None  # first, chunked: the rekey this chain's root key mixed
 
     @property
     def flags(self) -> int:
@@ -70,6 +79,8 @@ class ChainHeader:
             f |= FLAG_KEM_PUBLIC_KEY
         if self.profile_id is not None:
             f |= FLAG_PROFILE
+        if self.mixed_id is not None:
+            f |= FLAG_MIXED
         return f
 
     def encode(self) -> bytes:
@@ -84,6 +95,8 @@ class ChainHeader:
             out += self.kem_ciphertext
         if self.kem_public_key is not None:
             out += self.kem_public_key
+        if self.mixed_id is not None:
+            out += self.mixed_id
         return out
 
     def signature_tail(self, dst: bytes) -> bytes:
@@ -140,16 +153,27 @@ class ParsedMessage:
     signature: bytes
     raw: bytes = field(repr=False)
     header_length: int
+    # first, chunked: the transport block and its bytes (class defaults for PQ3 messages)
+    transport: TransportBlock | None = None
+    transport_bytes: bytes = b""
 
     def signed_body(self, dst: bytes) -> bytes:
+        tail = self.header.signature_tail(dst)
+        if self.transport is not None:
+            tail += transport_tail(self.header, self.transport_bytes)
         return signature_body(
             self.ciphertext,
             self.auth_data,
             self.indicator,
             self.header.ecdh_public_key,
             self.index,
-            self.header.signature_tail(dst),
+            tail,
         )
+
+
+def transport_tail(header: ChainHeader, block_bytes: bytes) -> bytes:
+    """What a `first` or `chunked` message adds to the signed tail: lp(mark) || lp(block)."""
+    return lp(header.mixed_id or b"") + lp(block_bytes)
 
 
 def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
@@ -158,6 +182,10 @@ def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
     `profile` is the session's; None reads a session start, whose profile is PQ3's unless
     its header names another.
     """
+    return _read_header(r, profile)[0]
+
+
+def _read_header(r: Reader, profile: Profile | None) -> tuple[ChainHeader, Profile]:
     version = r.u8("version")
     if version != WIRE_VERSION:
         raise UnsupportedVersionError(f"message version {version} is not supported")
@@ -182,8 +210,13 @@ def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
         profile = PQ3
     elif flags & FLAG_SESSION_START and profile != PQ3:
         raise MalformedInputError("a session start of this profile must name it")
+    deferred = profile.transport != "repeat"
+    if flags & FLAG_MIXED and (not deferred or flags & FLAG_SESSION_START):
+        raise MalformedInputError("a mixed mark on a chain that cannot carry one")
+    if deferred and flags & (FLAG_KEM_CIPHERTEXT | FLAG_KEM_PUBLIC_KEY):
+        raise MalformedInputError("this profile carries rekey material in its transport block")
     start_size, ct_size, pk_size = _kem_sizes(profile)
-    prekey_hash = start_ct = kem_ct = kem_pk = None
+    prekey_hash = start_ct = kem_ct = kem_pk = mixed = None
     if flags & FLAG_SESSION_START:
         prekey_hash = r.take(PREKEY_HASH_SIZE, "preKeyHash")
         start_ct = r.take(start_size, "start ciphertext")
@@ -191,7 +224,10 @@ def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
         kem_ct = r.take(ct_size, "KEM ciphertext")
     if flags & FLAG_KEM_PUBLIC_KEY:
         kem_pk = r.take(pk_size, "KEM public key")
-    return ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk, profile_id)
+    if flags & FLAG_MIXED:
+        mixed = r.take(REKEY_ID_SIZE, "mixed rekey id")
+    header = ChainHeader(ecdh_pk, prekey_hash, start_ct, kem_ct, kem_pk, profile_id, mixed)
+    return header, profile
 
 
 def _kem_sizes(profile: Profile) -> tuple[int, int, int]:
@@ -213,11 +249,11 @@ def _header_length(flags: int) -> int:
     return n
 
 
-# Header length for every legal flag byte (unknown bits and SESSION_START with
-# KEM_CIPHERTEXT are absent, so they take the strict path and its error).
+# Header length for every legal PQ3 flag byte (other profiles' flags, unknown bits and
+# SESSION_START with KEM_CIPHERTEXT are absent, so they take the strict path).
 _HEADER_LENGTHS = {
     f: _header_length(f)
-    for f in range(KNOWN_FLAGS + 1)
+    for f in range(PQ3_FLAGS + 1)
     if not (f & FLAG_SESSION_START and f & FLAG_KEM_CIPHERTEXT)
 }
 _FIXED_AFTER_HEADER = LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
@@ -278,8 +314,13 @@ def parse_message(data: bytes, profile: Profile | None = None) -> ParsedMessage:
 
 def _parse_strict(data: bytes, profile: Profile | None = None) -> ParsedMessage:
     r = Reader(data, "message")
-    header = read_chain_header(r, profile)
+    header, profile = _read_header(r, profile)
     header_length = len(data) - r.remaining()
+    block = None
+    block_bytes = b""
+    if profile.transport != "repeat":
+        block = read_block(r, profile)
+        block_bytes = bytes(data[header_length : len(data) - r.remaining()])
     index = r.u32("index")
     indicator = r.take(KEY_INDICATOR_SIZE, "key indicator")
     auth_data = r.lp("auth data", MAX_AUTH_DATA_LENGTH)
@@ -295,4 +336,6 @@ def _parse_strict(data: bytes, profile: Profile | None = None) -> ParsedMessage:
         signature=signature,
         raw=bytes(data),
         header_length=header_length,
+        transport=block,
+        transport_bytes=block_bytes,
     )

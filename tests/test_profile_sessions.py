@@ -22,7 +22,7 @@ from pq3proto import (
     Session,
     kem,
 )
-from pq3proto.errors import ProfileError, ProfileNotAllowedError
+from pq3proto.errors import ProfileNotAllowedError
 from pq3proto.experiments.delivery import NetworkConditions
 from pq3proto.experiments.traced import run_traced
 from pq3proto.identity import PrekeyBundle
@@ -111,17 +111,6 @@ def test_the_initiator_must_use_the_bundles_start_kem() -> None:
             alice, bob.public_identity(), bob.prekey_bundle(),
             profile=Profile(start_kem="ML-KEM-768"),
         )
-
-
-def test_unwired_transports_fail_clearly() -> None:
-    bob = Device.generate("mailto:bob@example.org", device_id=1)
-    alice = Device.generate("tel:+15551234567", device_id=7)
-    for transport in ("first", "chunked"):
-        with pytest.raises(ProfileError, match="not yet wired"):
-            Session.initiate(
-                alice, bob.public_identity(), bob.prekey_bundle(),
-                profile=Profile(transport=transport),  # type: ignore[arg-type]
-            )
 
 
 def resigned(alice: Device, bob: Device, wire: bytes, profile_id: bytes | None) -> bytes:
