@@ -5,7 +5,7 @@ key or ciphertext of any size into n chunks of which any k rebuild it, `Reassemb
 immutable value that takes chunks one at a time, and `expected_sends`, the expected number
 of messages until a material is whole under independent loss.
 Not: the code itself (erasure.py), or which message carries which chunk (the chunked
-transport, to be wired in ratchet.py and wire.py).
+transport: transport.py).
 
 Chunk layout, big-endian: kind (1) || material id (4) || k (2) || n (2) || i (2) || bytes.
 The material id is the first 4 bytes of SHA-256(label || kind || uint32(length) || material):

@@ -3,7 +3,7 @@
 Owns: the profile fields and their checks, and the compact identifier that carries a
 profile on the wire, with strict decoding.
 Not: running a KEM (kem.py), cutting material into chunks (chunking.py), or how sessions
-use a profile (to be wired in identity.py, handshake.py, ratchet.py, wire.py).
+use a profile (identity.py, handshake.py, ratchet.py, transport.py, wire.py).
 
 `Profile()` is PQ3 exactly: ML-KEM-1024 at session start, ML-KEM-768 for rekeys, and the
 rekey key or ciphertext repeated on every message of its chain.

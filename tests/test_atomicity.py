@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pq3proto import Device, PQ3Error, RekeyPolicy, Session, TooFarAheadError
+from pq3proto import Device, PQ3Error, Profile, RekeyPolicy, Session, TooFarAheadError
 from pq3proto.experiments.delivery import Network, NetworkConditions, OfflineGap
 from pq3proto.primitives import TestingOnlyDeterministicRandom
 
@@ -44,10 +44,21 @@ class Party:
     decrypted: dict[int, int] = field(default_factory=dict)  # message id -> times opened
 
 
-def start(seed: int, policy: RekeyPolicy, clock: list[float]) -> tuple[Session, Session]:
+PROFILES = {
+    "pq3": Profile(),
+    "first": Profile(transport="first"),
+    "chunked": Profile(transport="chunked", chunk_size=256, chunk_expansion=2),
+}
+
+
+def start(
+    seed: int, policy: RekeyPolicy, clock: list[float], profile: Profile | None = None
+) -> tuple[Session, Session]:
     rng = TestingOnlyDeterministicRandom(seed.to_bytes(8, "big"))
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
-    bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
+    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng, profile=profile)
+    bob = Device.generate_deterministic_for_tests(
+        "mailto:bob@example.org", 2, rng, profile=profile
+    )
     a = Session.initiate_deterministic_for_tests(
         alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy,
         clock=lambda: clock[0],
@@ -79,10 +90,11 @@ def run_conversation(
     conditions: NetworkConditions,
     corrupt_rate: float,
     replay_rate: float,
+    profile: Profile | None = None,
 ) -> None:
     rng = random.Random(seed)
     clock = [0.0]
-    a, b = start(seed, POLICIES[policy_name], clock)
+    a, b = start(seed, POLICIES[policy_name], clock, profile)
     parties = {"A": Party("A", a), "B": Party("B", b)}
     net = Network(seed, conditions)
     sent: dict[int, tuple[str, bytes, bytes]] = {}  # id -> (sender, plaintext, wire)
@@ -164,6 +176,35 @@ def test_random_interleavings_are_atomic(
 ) -> None:
     conditions = NetworkConditions(drop=drop, duplicate=duplicate, mean_delay=delay)
     run_conversation(seed, policy, messages, conditions, corrupt_rate, replay_rate)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    profile=st.sampled_from(["first", "chunked"]),
+    policy=st.sampled_from(sorted(POLICIES)),
+    messages=st.integers(5, 60),
+    drop=st.sampled_from([0.0, 0.2, 0.5]),
+    duplicate=st.sampled_from([0.0, 0.3]),
+    delay=st.sampled_from([0.0, 2.0, 8.0]),
+    corrupt_rate=st.sampled_from([0.0, 0.3]),
+    replay_rate=st.sampled_from([0.0, 0.2]),
+)
+def test_random_interleavings_are_atomic_under_deferred_transports(
+    seed: int,
+    profile: str,
+    policy: str,
+    messages: int,
+    drop: float,
+    duplicate: float,
+    delay: float,
+    corrupt_rate: float,
+    replay_rate: float,
+) -> None:
+    conditions = NetworkConditions(drop=drop, duplicate=duplicate, mean_delay=delay)
+    run_conversation(
+        seed, policy, messages, conditions, corrupt_rate, replay_rate, PROFILES[profile]
+    )
 
 
 def test_long_offline_gap_and_time_rekey() -> None:
