@@ -6,6 +6,7 @@ the scenarios both ways round; the runner must also notice a driver that disagre
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shlex
@@ -15,12 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from pq3proto import native
+from pq3proto import Profile, native
 from pq3proto.cli import main
 from pq3proto.interop.driver import Driver, serve
-from pq3proto.interop.runner import run, self_command
+from pq3proto.interop.runner import Outcome, _play, run, self_command
+from pq3proto.interop.scenarios import INITIATOR, RESPONDER
+from pq3proto.interop.scenarios import SCENARIOS as ALL
+from pq3proto.wire import parse_message
 
-SCENARIOS = ["basic", "every-turn", "out-of-order", "loss-and-replay", "restore"]
+SCENARIOS = [
+    "basic", "every-turn", "out-of-order", "loss-and-replay", "restore", "first-loss",
+    "chunked-reorder",
+]
 
 
 @pytest.mark.skipif(not native.available(), reason="native extension not built")
@@ -124,3 +131,44 @@ def test_runner_catches_a_driver_that_makes_other_bytes(tmp_path: Path) -> None:
     assert all(o.error is None for o in report.outcomes), report.summary()
     assert not report.ok
     assert any("made different bytes" in p for p in report.problems)
+
+
+class InProcess:
+    """A driver in this process, answering as a DriverProcess would; keeps every wire sent."""
+
+    def __init__(self) -> None:
+        self.driver = Driver()
+        self.wires: list[bytes] = []
+
+    def call(self, op: str, **params: object) -> dict:
+        resp = self.driver.handle({"op": op, **params})
+        if op == "encrypt" and resp.get("ok"):
+            self.wires.append(bytes.fromhex(resp["wire"]))
+        return resp
+
+    def ok(self, op: str, **params: object) -> dict:
+        resp = self.call(op, **params)
+        assert resp.get("ok"), resp
+        return resp
+
+
+@pytest.mark.parametrize("name", ["first-loss", "chunked-reorder"])
+def test_transport_scenarios_complete_a_rekey_despite_loss(name: str) -> None:
+    scenario = ALL[name]
+    assert scenario.profile is not None
+    profile = Profile.from_bytes(bytes.fromhex(scenario.profile))
+    a, b = InProcess(), InProcess()
+    _play(scenario, {INITIATOR: a, RESPONDER: b}, "t", hashlib.sha256(),  # type: ignore[dict-item]
+          Outcome(name, "a", "b"))
+    ini, res = a.driver.sessions["t/initiator"], b.driver.sessions["t/responder"]
+    assert ini.profile == res.profile == profile
+    assert ini.stats.pq_rekeys == res.stats.pq_rekeys >= 1
+    if name == "first-loss":
+        # message 5, lost until the end, is index 0 of the responder's chain and carries the
+        # answer's ciphertext; the responder's next chain (message 8) carries it again
+        lost = parse_message(b.wires[2], profile)
+        again = parse_message(b.wires[4], profile)
+        assert lost.index == 0 and lost.transport is not None and again.transport is not None
+        assert lost.transport.answer_material is not None
+        assert again.index == 0
+        assert again.transport.answer_material == lost.transport.answer_material

@@ -21,6 +21,7 @@ from ..identity import Device
 from ..message import hot_path
 from ..policy import RekeyPolicy
 from ..primitives import TestingOnlyDeterministicRandom
+from ..profile import Profile
 from ..session import Session
 from ..wire import parse_message
 
@@ -74,6 +75,18 @@ def _name(req: Json, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise DriverError(f"{name}: expected a non-empty string")
     return value
+
+
+def _profile(req: Json) -> Profile | None:
+    value = req.get("profile")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DriverError("profile must be a hex string or null")
+    try:
+        return Profile.from_bytes(bytes.fromhex(value))
+    except ValueError:
+        raise DriverError("profile is not hex") from None
 
 
 def policy_from_json(value: Any) -> RekeyPolicy:
@@ -153,7 +166,9 @@ class Driver:
         uri, device_id = req.get("uri"), req.get("deviceId")
         if not isinstance(uri, str) or not isinstance(device_id, int):
             raise DriverError("create_device needs uri (string) and deviceId (integer)")
-        device = Device.generate_deterministic_for_tests(uri, device_id, self.rng)
+        device = Device.generate_deterministic_for_tests(
+            uri, device_id, self.rng, profile=_profile(req)
+        )
         self.devices[_name(req, "device")] = device
         return {
             "publicIdentity": device.public_identity().hex(),

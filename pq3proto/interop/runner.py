@@ -134,6 +134,7 @@ def _play(
             uri=uri,
             deviceId=device_id,
             seed=seed(name, "device", role),
+            profile=scenario.profile,
         )
         transcript.update(bytes.fromhex(public[role]["publicIdentity"]))
         transcript.update(bytes.fromhex(public[role]["prekeyBundle"]))

@@ -34,6 +34,7 @@ class Scenario:
     name: str
     policy: Policy
     steps: tuple[Step, ...]
+    profile: str | None = None  # the profile identifier in hex (spec/10-profiles.md §1); None: PQ3
 
 
 def _send(party: str) -> Step:
@@ -62,6 +63,10 @@ Policy = dict[str, int | float | None]
 DEFAULT: Policy = {"everyMessages": 50, "maxAgeSeconds": 604800}
 EVERY_TURN: Policy = {"everyMessages": 0, "maxAgeSeconds": None}
 HOURLY: Policy = {"everyMessages": None, "maxAgeSeconds": 3600}
+EVERY_2: Policy = {"everyMessages": 2, "maxAgeSeconds": None}
+# ML-KEM-1024 start, ML-KEM-768 rekeys: `first`, and `chunked` with 256-byte chunks, e = 2
+FIRST_PROFILE = "010105010302"
+CHUNKED_PROFILE = "010105010303010002"
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -144,6 +149,45 @@ SCENARIOS: dict[str, Scenario] = {
                 _deliver(_R, 2),
                 *_turns(4, [1, 2, 1]),
             ),
+        ),
+        Scenario(
+            "first-loss",
+            EVERY_2,
+            (
+                _send(_I),
+                _deliver(_R, 0),
+                *_turns(1, [2, 2]),  # the initiator's second chain requests (messages 3-4)
+                _send(_R),
+                _send(_R),
+                _deliver(_I, 6),  # index 0 of the answering chain (message 5) is lost
+                _send(_I),
+                _deliver(_R, 7),
+                _send(_R),  # a new chain: its index 0 carries the ciphertext again
+                _deliver(_I, 8),
+                *_turns(9, [1, 1, 1, 1]),  # answer, mix on the marked chain
+                _deliver(_I, 5),  # the lost message arrives late
+            ),
+            FIRST_PROFILE,
+        ),
+        Scenario(
+            "chunked-reorder",
+            EVERY_2,
+            (
+                _send(_I),
+                _deliver(_R, 0),
+                *_turns(1, [3, 3]),
+                _send(_R),
+                _send(_R),
+                _send(_R),
+                _send(_R),
+                _deliver(_I, 10),  # chunks in reverse order, one lost
+                _deliver(_I, 9),
+                _deliver(_I, 7),
+                *_turns(11, [3, 3, 3, 3, 3, 3]),
+                _deliver(_I, 8),
+                _deliver(_I, 8, "ReplayError"),
+            ),
+            CHUNKED_PROFILE,
         ),
     )
 }
