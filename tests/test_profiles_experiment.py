@@ -159,3 +159,23 @@ def test_profiles_bad_options_exit_2(argv: list[str], capsys: pytest.CaptureFixt
         main(["profiles", *argv])
     assert e.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bench_runs_and_records_a_deferred_profile(tmp_path: Path) -> None:
+    out = tmp_path / "b.json"
+    assert main(["bench", "--workload", "pingpong", "--messages", "50", "--repeat", "1",
+                 "--transport", "chunked", "--chunk-size", "128", "--warmup", "0",
+                 "--floor-messages", "50", "--json", str(out), "--progress", "off"]) == 0
+    doc = json.loads(out.read_text())
+    profile = Profile(transport="chunked", chunk_size=128)
+    assert doc["profile"] == profile.label
+    assert doc["profile_id"] == profile.to_bytes().hex()
+    assert doc["profile_fields"]["transport"] == "chunked"
+    assert doc["kem_backends"]["rekey"] == doc["kem_backend"]  # ML-KEM: the chosen backend
+
+
+def test_bench_chunk_options_need_the_chunked_transport(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bench", "--transport", "first", "--chunk-size", "64"]) != 0
+    assert "--transport chunked" in capsys.readouterr().err
