@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pq3proto import kem
 from pq3proto.chunking import chunk_count
 from pq3proto.cli import main
 from pq3proto.errors import MisuseError
@@ -29,6 +30,8 @@ REPEAT = Profile()
 FIRST = Profile(transport="first")
 ONE_CHUNK = Profile(transport="chunked", chunk_size=2048)  # ML-KEM-768 material: one chunk
 PROFILES = (REPEAT, FIRST, ONE_CHUNK)
+LIBOQS = kem.available_backends()["liboqs"] is None
+needs_liboqs = pytest.mark.skipif(not LIBOQS, reason="liboqs not found (README: liboqs)")
 
 
 def test_latency_under_repeat_is_one_message() -> None:
@@ -74,6 +77,20 @@ def test_adversary_exposure_heals_only_by_a_rekey(profile: Profile) -> None:
     # the same adversary holding every rekey KEM key too follows the mixed chains to the end:
     # its derivations are the parties' own, through deferred mixing as well
     assert measured(RekeyPolicy(every_messages=10), kem_broken=True) == (1.0, 0.0)
+
+
+@needs_liboqs
+@pytest.mark.parametrize("transport", ("repeat", "first", "chunked"))
+def test_adversary_follows_a_liboqs_rekey_kem(transport: str) -> None:
+    extra = {"chunk_size": 512} if transport == "chunked" else {}
+    profile = Profile(rekey_kem="BIKE-L1", transport=transport, **extra)  # type: ignore[arg-type]
+    rec = record(profile, RekeyPolicy(every_messages=8), "ping-pong", 80, 4,
+                 NetworkConditions(drop=0.05, mean_delay=90.0), compromise_points(80, 10))
+    healed = exposure(rec)
+    # chunked rekeys take longer: a late compromise may see none complete before the end
+    assert healed.healed > 0.5 and healed.share_of_remaining < 0.7
+    broken = exposure(rec, kem_broken=True)  # BIKE decapsulation by the adversary itself
+    assert (broken.share_of_remaining, broken.healed) == (1.0, 0.0)
 
 
 def test_auto_chunk_size_is_the_smallest_that_fits() -> None:
