@@ -10,7 +10,7 @@ import pytest
 
 from pq3proto import MisuseError
 from pq3proto.experiments import cli as sim_cli
-from pq3proto.experiments.adversary import directory_attacks, downgrade_and_replay_attacks
+from pq3proto.experiments.attacks import directory_attacks, downgrade_and_replay_attacks
 from pq3proto.experiments.delivery import PATTERNS, traffic
 from pq3proto.experiments.run import policy_grid, run_all, sweep
 from pq3proto.primitives import TestingOnlyDeterministicRandom

@@ -31,10 +31,19 @@ from ..benchmarks_support import (
     selected_kem,
     selected_path,
 )
-from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
+from ..constants import (
+    DEFAULT_CHUNK_EXPANSION,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_REKEY_KEM,
+    DEFAULT_START_KEM,
+    MAX_CHUNK_EXPANSION,
+    MAX_CHUNK_SIZE,
+    MIN_CHUNK_EXPANSION,
+    MIN_CHUNK_SIZE,
+)
 from ..errors import MisuseError
 from ..policy import RekeyPolicy
-from ..profile import PQ3
+from ..profile import PQ3, TRANSPORTS
 from .compare import DEFAULT_THRESHOLD, run_compare
 from .floors import FloorMeter
 from .on_cluster import measure_on_cluster
@@ -52,8 +61,11 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
     if args.payload < 0 or args.batch < 1:
         raise MisuseError("--payload must be >= 0 and --batch >= 1")
     RekeyPolicy.parse(args.policy)  # fail early on a bad policy
+    chunked = args.chunk_size is not None or args.chunk_expansion is not None
+    if chunked and args.transport != "chunked":
+        raise MisuseError("--chunk-size and --chunk-expansion need --transport chunked")
     warmup = args.warmup if args.warmup is not None else min(messages, 2_000)
-    return BenchSpec(
+    spec = BenchSpec(
         workload=args.workload,
         path=path,
         messages=messages,
@@ -67,7 +79,12 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
         warmup=warmup,
         start_kem=args.start_kem,
         rekey_kem=args.rekey_kem,
+        transport=args.transport,
+        chunk_size=args.chunk_size,
+        chunk_expansion=args.chunk_expansion,
     )
+    spec.profile  # noqa: B018 - a profile that cannot be built fails here, before any work
+    return spec
 
 
 def _turn_rate(args: argparse.Namespace) -> float:
@@ -180,6 +197,11 @@ def _run(
         "kem_backend": kem_name,
         "profile": "PQ3" if spec.profile == PQ3 else spec.profile.label,
         "profile_id": spec.profile.to_bytes().hex(),
+        "profile_fields": asdict(spec.profile),
+        "kem_backends": {
+            role: kem_name if name.startswith("ML-KEM") else "liboqs"
+            for role, name in (("start", spec.start_kem), ("rekey", spec.rekey_kem))
+        },
         "workers": workers,
         "messages_per_second": results["messages_per_second"]["median"],
         "counts": describe_counts(spec),
@@ -276,6 +298,20 @@ def _kem_name(text: str) -> str:
     return text
 
 
+def _chunk_size(text: str) -> int:
+    n = ca.int_at_least(MIN_CHUNK_SIZE)(text)
+    if n > MAX_CHUNK_SIZE or n % 2:
+        raise argparse.ArgumentTypeError(f"an even number up to {MAX_CHUNK_SIZE}, got {n}")
+    return n
+
+
+def _chunk_expansion(text: str) -> int:
+    n = ca.int_at_least(MIN_CHUNK_EXPANSION)(text)
+    if n > MAX_CHUNK_EXPANSION:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CHUNK_EXPANSION}, got {n}")
+    return n
+
+
 def _existing_file(text: str) -> str:
     if not text or not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an existing file")
@@ -364,6 +400,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--rekey-kem", type=_kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
                    help="the profile's rekey KEM, e.g. HQC-1, BIKE-L1; the liboqs KEMs need "
                    "liboqs (default: %(default)s)")
+    p.add_argument("--transport", choices=TRANSPORTS, default="repeat",
+                   help="the profile's transport of rekey material: repeat (PQ3), first or "
+                   "chunked (default: %(default)s)")
+    p.add_argument("--chunk-size", type=_chunk_size, default=None, metavar="BYTES",
+                   help="chunked only: bytes of material per chunk, even, 2 to "
+                   f"{MAX_CHUNK_SIZE} (default: {DEFAULT_CHUNK_SIZE})")
+    p.add_argument("--chunk-expansion", type=_chunk_expansion, default=None, metavar="E",
+                   help=f"chunked only: n = E x k chunks, {MIN_CHUNK_EXPANSION} to "
+                   f"{MAX_CHUNK_EXPANSION} (default: {DEFAULT_CHUNK_EXPANSION})")
     p.add_argument(
         "--compare",
         action="store_true",

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
 from ..errors import PQ3Error
-from ..profile import Profile
+from ..profile import Profile, Transport
 from ..session import SessionStats
 
 SCHEMA = "pq3proto-bench/2"
@@ -47,11 +47,16 @@ class BenchSpec:
     warmup: int = 0
     start_kem: str = DEFAULT_START_KEM
     rekey_kem: str = DEFAULT_REKEY_KEM
+    transport: Transport = "repeat"
+    chunk_size: int | None = None  # chunked only; None: the profile's default
+    chunk_expansion: int | None = None
 
     @property
     def profile(self) -> Profile:
         """The protocol profile every session of the run uses (PQ3 by default)."""
-        return Profile(start_kem=self.start_kem, rekey_kem=self.rekey_kem)
+        return Profile(start_kem=self.start_kem, rekey_kem=self.rekey_kem,
+                       transport=self.transport, chunk_size=self.chunk_size,
+                       chunk_expansion=self.chunk_expansion)
 
     def effective_turn_rate(self) -> float:
         """pingpong turns on every message; fanout is a one-way stream."""

@@ -1,26 +1,28 @@
 """A passive adversary replaying the protocol's own key schedule on a wire transcript (spec §1.8).
 
-Owns: the transcript model (messages grouped into sending chains), the adversary's knowledge
-(a compromised session state, ECDH private scalars, ML-KEM seeds), the derivation walk that
-follows the root key from that knowledge through every later chain with pq3proto.kdf, and
-the check that a message is read: its derived key indicator matches the wire and the
-plaintext matches what was sent. Also the active attacks of a malicious directory and of a
-network that strips, downgrades or replays.
+Owns: the transcript model (messages grouped into sending chains, and under the deferred
+transports the rekey keys and ciphertexts rebuilt from the transport blocks), the adversary's
+knowledge (a compromised session state, ECDH private scalars, KEM private keys, KEM secrets a
+state held), the derivation walk that follows the root key from that knowledge through every
+later chain with pq3proto.kdf, and the check that a message is read: its derived key
+indicator matches the wire and the plaintext matches what was sent. Any profile.
 Not: any shortcut. Nothing is mocked: every key the adversary uses it derives exactly as a
 party would (root_and_chain_key, pk_ratchet_dst, session_dst, chain_step, message_keys) from
 what it holds, and "breaks every ECDH key" means it is handed the private scalars (what a
 quantum computer recovers from the public points), never a KEM secret it was not given.
+Active attacks: attacks.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .. import kem
-from ..constants import INITIAL_ROOT_KEY
+from ..chunking import Reassembler
+from ..constants import CHUNK_KIND_PUBLIC_KEY, INITIAL_ROOT_KEY
 from ..errors import PQ3Error
-from ..identity import Device, PrekeyBundle, PublicIdentity
+from ..identity import PrekeyBundle, PublicIdentity
 from ..kdf import (
     chain_step,
     message_keys,
@@ -29,20 +31,19 @@ from ..kdf import (
     session_dst,
     session_start_dst,
 )
-from ..policy import RekeyPolicy
-from ..primitives import P256PrivateKey, RandomSource, aes256_ctr, ct_equal
-from ..session import Session, SessionState
-from ..wire import ChainHeader, ParsedMessage, encode_message, parse_message, signature_body
+from ..primitives import P256PrivateKey, aes256_ctr, ct_equal
+from ..profile import PQ3, Profile
+from ..session import SessionState
+from ..transport import Material
+from ..wire import ChainHeader, ParsedMessage, parse_message
 
 __all__ = [
     "Adversary",
-    "AttackOutcome",
     "ChainRecord",
     "Knowledge",
     "Sent",
     "Transcript",
-    "directory_attacks",
-    "downgrade_and_replay_attacks",
+    "WireMaterials",
     "opens_with_message_key",
 ]
 
@@ -73,27 +74,98 @@ class ChainRecord:
         return self.header.ecdh_public_key
 
 
+class WireMaterials:
+    """The rekey keys and ciphertexts a deferred-transport transcript carries, rebuilt from
+    its transport blocks exactly as a receiver would (whole under `first`, from any k chunks
+    under `chunked`), by the request id they belong to."""
+
+    def __init__(self, profile: Profile, messages: Sequence[ParsedMessage]) -> None:
+        self.profile = profile
+        self.keys: dict[bytes, bytes] = {}  # request id -> the requester's public key
+        self.answers: dict[bytes, bytes] = {}  # request id -> its answer's ciphertext
+        answer_of: dict[bytes, bytes] = {}  # answer id -> request id
+        held: dict[tuple[int, bytes], Reassembler] = {}
+        done: dict[tuple[int, bytes], bytes] = {}
+        for msg in messages:
+            block = msg.transport
+            if block is None:
+                continue
+            if block.answer is not None:
+                answer_of.setdefault(block.answer[1], block.answer[0])
+            for slot, material in (
+                (block.request_id, block.request_material),
+                (block.answer[1] if block.answer else None, block.answer_material),
+            ):
+                if slot is not None and material is not None:
+                    self._take(held, done, slot, material)
+        for (kind, slot), data in done.items():
+            if kind == CHUNK_KIND_PUBLIC_KEY:
+                self.keys[slot] = data
+            elif slot in answer_of:
+                self.answers.setdefault(answer_of[slot], data)
+
+    def _take(
+        self,
+        held: dict[tuple[int, bytes], Reassembler],
+        done: dict[tuple[int, bytes], bytes],
+        slot: bytes,
+        material: Material,
+    ) -> None:
+        key = (material.kind, slot)
+        if key in done:
+            return
+        if material.chunk is None:  # first: the whole material
+            done[key] = material.data
+            return
+        r = self.profile.rekey
+        size = r.public_key_size if material.kind == CHUNK_KIND_PUBLIC_KEY else r.ciphertext_size
+        assert self.profile.chunk_size is not None
+        part = held.get(key) or Reassembler.expecting(material.kind, size, self.profile.chunk_size)
+        try:
+            part = part.add(material.chunk)
+        except PQ3Error:  # a chunk a receiver would refuse too
+            return
+        held[key] = part
+        if part.complete:
+            done[key] = part.result()
+
+    def rekey(self, request_id: bytes) -> tuple[bytes, bytes] | None:
+        """(public key, ciphertext) of one request, when both went over the wire whole."""
+        pk, ct = self.keys.get(request_id), self.answers.get(request_id)
+        return None if pk is None or ct is None else (pk, ct)
+
+
 class Transcript:
     """What a passive network adversary records: the parties' public values and every message.
 
     `identities` maps "A" (initiator) and "B" to their public identities; `bundle` is B's
-    prekey bundle that A used. Chains are ordered by their first message on the wire; the
-    protocol makes them alternate between the parties.
+    prekey bundle that A used (None: not recorded, no reading from the session start);
+    `profile` is the session's (PQ3 when left out). Chains are
+    ordered by their first message on the wire; the protocol makes them alternate between
+    the parties.
     """
 
     def __init__(
         self,
         identities: Mapping[str, PublicIdentity],
-        bundle: PrekeyBundle,
+        bundle: PrekeyBundle | None,
         messages: Sequence[Sent],
+        profile: Profile | None = None,
     ) -> None:
         self.identities = dict(identities)
         self.bundle = bundle
         self.messages = tuple(messages)
+        self.profile = profile or PQ3
+        self._profile_id = b"" if self.profile == PQ3 else self.profile.to_bytes()
+        self.rekey_kem = kem.named(self.profile.rekey_kem)
+        self.start_kem = kem.named(self.profile.start_kem)
+        self.deferred = self.profile.transport != "repeat"
         grouped: dict[bytes, list[tuple[ParsedMessage, Sent]]] = {}
         order: list[tuple[bytes, str, ChainHeader]] = []
+        parsed: list[ParsedMessage] = []
         for sent in self.messages:
-            msg = parse_message(sent.wire)
+            msg = parse_message(sent.wire, self.profile)
+            parsed.append(msg)
             point = msg.header.ecdh_public_key
             if point not in grouped:
                 grouped[point] = []
@@ -107,6 +179,7 @@ class Transcript:
         for a, b in zip(self.chains, self.chains[1:], strict=False):
             if a.sender == b.sender:
                 raise ValueError("transcript chains do not alternate between the parties")
+        self.materials = WireMaterials(self.profile, parsed) if self.deferred else None
 
     def position(self, point: bytes) -> int:
         return self._position.get(point, -1)
@@ -117,7 +190,9 @@ class Transcript:
     def dst(self, sender: str) -> bytes:
         """dstForSession(sender, receiver), from public identities only."""
         return session_dst(
-            self.identities[sender].binding(), self.identities[self.other(sender)].binding()
+            self.identities[sender].binding(),
+            self.identities[self.other(sender)].binding(),
+            self._profile_id,
         )
 
     def seqs(self) -> list[int]:
@@ -141,22 +216,33 @@ class Knowledge:
     """Secrets the adversary holds besides a state snapshot.
 
     ecdh_scalars: P-256 point -> private scalar (all of them models a quantum adversary);
-    kem_seeds: ML-KEM encapsulation key -> 64-byte seed (leaked or broken KEM keys).
+    kem_seeds: KEM public key -> its private key as the session stores it (the ML-KEM seed);
+    kem_secrets: deferred transports: request id -> a KEM secret a compromised state held
+    (an answer it sent, or a decapsulated answer waiting to be mixed).
     """
 
     ecdh_scalars: Mapping[bytes, bytes] = field(default_factory=dict, repr=False)
     kem_seeds: Mapping[bytes, bytes] = field(default_factory=dict, repr=False)
+    kem_secrets: Mapping[bytes, bytes] = field(default_factory=dict, repr=False)
 
     def with_state(self, state: SessionState) -> Knowledge:
-        """Add the private keys a compromised state holds (its ratchet scalar, its KEM seed)."""
+        """Add the secrets a compromised state holds: its ratchet scalar, its open request's
+        KEM key, and under a deferred transport the KEM secrets not yet mixed."""
         r = state.ratchet
         ecdh = dict(self.ecdh_scalars)
         seeds = dict(self.kem_seeds)
+        secrets = dict(self.kem_secrets)
         if r.my_ecdh is not None and r.my_point is not None:
             ecdh[r.my_point] = scalar_of(r.my_ecdh)
         if r.my_kem_seed is not None and r.my_kem_public is not None:
             seeds[r.my_kem_public] = r.my_kem_seed
-        return Knowledge(ecdh, seeds)
+        ts = r.transport
+        if ts is not None:
+            if ts.pending_mix is not None:
+                secrets[ts.pending_mix.request_id] = ts.pending_mix.secret
+            if ts.answer is not None:
+                secrets[ts.answer.request_id] = ts.answer.secret
+        return Knowledge(ecdh, seeds, secrets)
 
 
 @dataclass(frozen=True)
@@ -199,15 +285,37 @@ class Adversary:
         ecdh_ss = self._ecdh(k, prev.point, chain.point)
         if ecdh_ss is None:
             return None
-        kem_ct = chain.header.kem_ciphertext
-        answered = prev.header.kem_public_key if kem_ct is not None else None
         kem_ss = None
-        if kem_ct is not None:
-            if answered is None or answered not in k.kem_seeds:
+        if self.t.deferred:
+            kem_ct, answered, kem_ss = self._deferred_secret(k, chain.header.mixed_id)
+            if chain.header.mixed_id is not None and kem_ss is None:
                 return None
-            kem_ss = kem.decapsulate(kem.MLKEM768, k.kem_seeds[answered], kem_ct)
+        else:
+            kem_ct = chain.header.kem_ciphertext
+            answered = prev.header.kem_public_key if kem_ct is not None else None
+            if kem_ct is not None:
+                if answered is None or answered not in k.kem_seeds:
+                    return None
+                kem_ss = self.t.rekey_kem.decapsulate(k.kem_seeds[answered], kem_ct)
         dst = pk_ratchet_dst(self.t.dst(chain.sender), prev.point, chain.point, kem_ct, answered)
         return root_and_chain_key(rk, ecdh_ss, kem_ss, dst)
+
+    def _deferred_secret(
+        self, k: Knowledge, request_id: bytes | None
+    ) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """(ciphertext, public key, secret) of the rekey a chain marks mixed; the secret is
+        None when the adversary can get it neither from a state nor by decapsulation."""
+        if request_id is None:
+            return None, None, None
+        assert self.t.materials is not None
+        pair = self.t.materials.rekey(request_id)
+        if pair is None:  # never whole on the wire: the adversary cannot even name the dst
+            return None, None, None
+        pk, ct = pair
+        secret = k.kem_secrets.get(request_id)
+        if secret is None and pk in k.kem_seeds:
+            secret = self.t.rekey_kem.decapsulate(k.kem_seeds[pk], ct)
+        return ct, pk, secret
 
     def _walk(
         self,
@@ -255,11 +363,13 @@ class Adversary:
         start = self.t.chains[0]
         h = start.header
         b = self.t.bundle
+        if b is None:
+            return Reading(frozenset(), 0)
         ecdh_ss = self._ecdh(self.k, b.ecdh_public_key, h.ecdh_public_key)
         seed = self.k.kem_seeds.get(b.kem_public_key)
         if ecdh_ss is None or seed is None or h.start_ciphertext is None:
             return Reading(frozenset(), 0)
-        kem_ss = kem.decapsulate(kem.MLKEM1024, seed, h.start_ciphertext)
+        kem_ss = self.t.start_kem.decapsulate(seed, h.start_ciphertext)
         dst = session_start_dst(
             self.t.dst(start.sender),
             b.ecdh_public_key,
@@ -288,246 +398,3 @@ class Adversary:
         if pos < 0:  # the party's latest chain has no message on the wire yet
             return Reading(frozenset(self._read(chain_keys, r.skipped)), None)
         return self._walk(k, pos + 1, r.root_key, chain_keys, r.skipped)
-
-
-# ── Active attacks ──────────────────────────────────────────────────────────────────────
-
-
-@dataclass(frozen=True)
-class AttackOutcome:
-    """One active attack: whether the victim detected it and whether the attacker read."""
-
-    name: str
-    detected: bool
-    error: str | None  # the PQ3Error class the victim raised, if any
-    attacker_reads: bool
-    note: str
-
-
-def _error_name(fn: Callable[[], object]) -> str | None:
-    try:
-        fn()
-    except PQ3Error as e:
-        return type(e).__name__
-    return None
-
-
-def _resign(
-    wire: bytes,
-    signer: P256PrivateKey,
-    dst: bytes,
-    header: ChainHeader | None = None,
-) -> bytes:
-    """Rebuild a message with a changed chain header and a valid signature by `signer`."""
-    msg = parse_message(wire)
-    h = header if header is not None else msg.header
-    body = signature_body(
-        msg.ciphertext, msg.auth_data, msg.indicator, h.ecdh_public_key, msg.index,
-        h.signature_tail(dst),
-    )
-    sig = signer.sign(body, deterministic=True)
-    return encode_message(h.encode(), msg.index, msg.indicator, msg.auth_data, msg.ciphertext, sig)
-
-
-def directory_attacks(rng: RandomSource) -> list[AttackOutcome]:
-    """A malicious key directory serving Alice a forged identity or prekey bundle for Bob."""
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
-    bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
-    mallory = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
-    bob_id, bob_bundle = bob.public_identity(), bob.bundle
-    m_bundle = mallory.bundle
-    pinned = bob_id  # what Alice verified earlier (contact key verification or first use)
-    out: list[AttackOutcome] = []
-
-    def initiate(identity: bytes, bundle: bytes) -> Session:
-        return Session.initiate_deterministic_for_tests(alice, identity, bundle, rng)
-
-    def mallory_reads(identity: bytes, bundle: bytes) -> bool:
-        """Mallory answers as Bob with her own device: does Alice's first message open?"""
-        try:
-            wire = initiate(identity, bundle).encrypt(b"secret for bob")
-            _, pt = Session.accept_deterministic_for_tests(
-                mallory, alice.public_identity(), wire, rng
-            )
-        except PQ3Error:
-            return False
-        return pt == b"secret for bob"
-
-    swapped = PrekeyBundle(m_bundle.ecdh_public_key, m_bundle.kem_public_key, m_bundle.signature)
-    err = _error_name(lambda: initiate(bob_id, swapped.encode()))
-    out.append(AttackOutcome(
-        "bundle substituted (Mallory's prekeys, Mallory's signature)", err is not None, err,
-        False, "the bundle signature must verify under Bob's identity key",
-    ))
-    for label, forged in (
-        ("ECDH prekey", replace(bob_bundle, ecdh_public_key=m_bundle.ecdh_public_key)),
-        ("ML-KEM-1024 prekey", replace(bob_bundle, kem_public_key=m_bundle.kem_public_key)),
-    ):
-        err = _error_name(lambda f=forged: initiate(bob_id, f.encode()))  # type: ignore[misc]
-        out.append(AttackOutcome(
-            f"bundle tampered ({label} replaced, Bob's signature kept)", err is not None, err,
-            False, "the signature covers both prekeys",
-        ))
-    m_id = mallory.public_identity()
-    detected_by_pin = m_id != pinned
-    out.append(AttackOutcome(
-        "identity substituted (Mallory's key under Bob's address), Alice pinned Bob's key",
-        detected_by_pin, "identity mismatch" if detected_by_pin else None, False,
-        "a pinned or verified identity key differs from the served one",
-    ))
-    reads = mallory_reads(m_id, mallory.prekey_bundle())
-    err = _error_name(lambda: initiate(m_id, mallory.prekey_bundle()))
-    out.append(AttackOutcome(
-        "identity substituted, Alice has no pin (man in the middle)", err is not None, err,
-        reads, "the protocol alone cannot tell: identity keys must be verified out of band",
-    ))
-    resigned = PrekeyBundle(
-        bob_bundle.ecdh_public_key, bob_bundle.kem_public_key,
-        mallory.signing_key.sign(
-            PrekeyBundle.signed_content(mallory.identity, bob_bundle.ecdh_public_key,
-                                        bob_bundle.kem_public_key), deterministic=True),
-    )
-    a = initiate(m_id, resigned.encode())
-    wire = a.encrypt(b"to bob")
-    err = _error_name(
-        lambda: Session.accept_deterministic_for_tests(bob, alice.public_identity(), wire, rng)
-    )
-    out.append(AttackOutcome(
-        "identity substituted, Bob's real prekeys re-signed by Mallory", err is not None, err,
-        False, "Bob's key schedule binds his real identity key: the key indicator fails",
-    ))
-    forged_by_thief = PrekeyBundle(
-        m_bundle.ecdh_public_key, m_bundle.kem_public_key,
-        bob.signing_key.sign(
-            PrekeyBundle.signed_content(bob.identity, m_bundle.ecdh_public_key,
-                                        m_bundle.kem_public_key), deterministic=True),
-    )
-    m_secrets = mallory.prekey_secrets(m_bundle.prekey_hash())
-    assert m_secrets is not None
-    thief = Device(bob.identity, bob.signing_key, m_secrets[0], m_secrets[1], forged_by_thief)
-    try:
-        wire = initiate(bob_id, forged_by_thief.encode()).encrypt(b"secret for bob")
-        _, pt = Session.accept_deterministic_for_tests(thief, alice.public_identity(), wire, rng)
-        reads, err = pt == b"secret for bob", None
-    except PQ3Error as e:
-        reads, err = False, type(e).__name__
-    out.append(AttackOutcome(
-        "Bob's identity key compromised: Mallory signs her own prekeys as Bob", err is not None,
-        err, reads, "expected: authentication rests on the identity key",
-    ))
-    return out
-
-
-def downgrade_and_replay_attacks(rng: RandomSource) -> list[AttackOutcome]:
-    """Stripping or injecting PQ rekey material, and replaying a session start."""
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
-    bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
-    dst_ab = session_dst(alice.identity.binding(), bob.identity.binding())
-    dst_ba = session_dst(bob.identity.binding(), alice.identity.binding())
-    out: list[AttackOutcome] = []
-
-    def fresh(policy: RekeyPolicy) -> tuple[Session, Session, bytes, Device]:
-        b_dev = Device.from_bytes(bob.to_bytes())
-        a = Session.initiate_deterministic_for_tests(
-            alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy
-        )
-        first = a.encrypt(b"hello")
-        b, _ = Session.accept_deterministic_for_tests(
-            b_dev, alice.public_identity(), first, rng, policy=policy
-        )
-        return a, b, first, b_dev
-
-    def unsigned(wire: bytes, header: ChainHeader) -> bytes:
-        m = parse_message(wire)
-        return encode_message(
-            header.encode(), m.index, m.indicator, m.auth_data, m.ciphertext, m.signature
-        )
-
-    # Bob's reply answers Alice's rekey request with a KEM ciphertext: strip it.
-    a, b, _, _ = fresh(RekeyPolicy.every_turn())
-    reply = b.encrypt(b"reply")
-    h = parse_message(reply).header
-    assert h.kem_ciphertext is not None
-    stripped = replace(h, kem_ciphertext=None)
-    err = _error_name(lambda: a.decrypt(unsigned(reply, stripped)))
-    out.append(AttackOutcome(
-        "strip the KEM ciphertext from Bob's reply (network attacker)", err is not None, err,
-        False, "the signature covers lp(kemEncap)",
-    ))
-    err = _error_name(lambda: a.decrypt(_resign(reply, bob.signing_key, dst_ba, stripped)))
-    out.append(AttackOutcome(
-        "strip the KEM ciphertext, re-signed with Bob's stolen identity key", err is not None,
-        err, False, "Alice expects the ciphertext she asked for (expectKemSS)",
-    ))
-
-    # Alice's first message asks for a rekey: strip the request.
-    a, _, first, _ = fresh(RekeyPolicy.every_turn())
-    hs = parse_message(first).header
-    assert hs.kem_public_key is not None
-    no_request = replace(hs, kem_public_key=None)
-    b_dev = Device.from_bytes(bob.to_bytes())
-    err = _error_name(lambda: Session.accept_deterministic_for_tests(
-        b_dev, alice.public_identity(), unsigned(first, no_request), rng))
-    out.append(AttackOutcome(
-        "strip Alice's KEM rekey request (network attacker)", err is not None, err, False,
-        "the signature covers lp(kemPK)",
-    ))
-
-    def strip_request_resigned() -> None:
-        forged = _resign(first, alice.signing_key, dst_ab, no_request)
-        d = Device.from_bytes(bob.to_bytes())
-        b2, _ = Session.accept_deterministic_for_tests(d, alice.public_identity(), forged, rng)
-        a.decrypt(b2.encrypt(b"reply without the owed ciphertext"))
-
-    err = _error_name(strip_request_resigned)
-    out.append(AttackOutcome(
-        "strip Alice's rekey request, re-signed with her stolen key", err is not None, err,
-        False, "Bob never answers; Alice refuses his next chain without the owed ciphertext",
-    ))
-
-    # No rekey was asked for: inject a KEM ciphertext into Bob's chain.
-    a, b, _, _ = fresh(RekeyPolicy.never())
-    plain_reply = b.encrypt(b"reply")
-    hp = parse_message(plain_reply).header
-    assert hp.kem_ciphertext is None
-    injected = replace(hp, kem_ciphertext=h.kem_ciphertext)
-    err = _error_name(
-        lambda: a.decrypt(_resign(plain_reply, bob.signing_key, dst_ba, injected))
-    )
-    out.append(AttackOutcome(
-        "inject a KEM ciphertext nobody asked for (re-signed, Bob's key stolen)",
-        err is not None, err, False, "KEM material where it may not be is a DowngradeError",
-    ))
-
-    # Drop the session start's ML-KEM-1024 ciphertext: not expressible on the wire.
-    _, _, first, _ = fresh(RekeyPolicy())
-    hs = parse_message(first).header
-    no_start = replace(hs, prekey_hash=None, start_ciphertext=None)
-    b_dev = Device.from_bytes(bob.to_bytes())
-    err = _error_name(lambda: Session.accept_deterministic_for_tests(
-        b_dev, alice.public_identity(), _resign(first, alice.signing_key, dst_ab, no_start), rng))
-    out.append(AttackOutcome(
-        "drop the session start's ML-KEM-1024 part (re-signed)", err is not None, err, False,
-        "there is no classical-only session start",
-    ))
-
-    # Replays of a session start.
-    _, _, first, b_dev = fresh(RekeyPolicy())
-    err = _error_name(
-        lambda: Session.accept_deterministic_for_tests(b_dev, alice.public_identity(), first, rng)
-    )
-    out.append(AttackOutcome(
-        "replay a session start to the same device", err is not None, err, False,
-        "the device remembers accepted starts",
-    ))
-    restored = Device.from_bytes(b_dev.to_bytes())
-    err = _error_name(
-        lambda: Session.accept_deterministic_for_tests(
-            restored, alice.public_identity(), first, rng
-        )
-    )
-    out.append(AttackOutcome(
-        "replay a session start after the device was saved and restored", err is not None, err,
-        False, "the replay record is part of the device state",
-    ))
-    return out

@@ -150,7 +150,9 @@ def add_parser(subparsers: Any) -> None:
         help="compromise, HNDL and active-attack experiments over rekey policies",
         description="Record one seeded conversation per (traffic, policy) cell, attack each "
         "from compromised states and with every ECDH key broken (HNDL), run the active "
-        "attacks, and print a table with a legend.",
+        "attacks, and print a table with a legend. These runs use PQ3's profile; to compare "
+        "profiles (transport x rekey KEM, under loss and reordering, with the same HNDL "
+        "adversary) run `pq3proto profiles`, the profile comparison of simulate.",
     )
     p.add_argument("--messages", type=int_at_least(MIN_MESSAGES), default=300,
                    help=f"messages per conversation, at least {MIN_MESSAGES} "

@@ -19,16 +19,8 @@ from ..identity import Device
 from ..policy import RekeyPolicy
 from ..primitives import TestingOnlyDeterministicRandom
 from ..session import Session, SessionState
-from .adversary import (
-    Adversary,
-    AttackOutcome,
-    Knowledge,
-    Sent,
-    Transcript,
-    directory_attacks,
-    downgrade_and_replay_attacks,
-    scalar_of,
-)
+from .adversary import Adversary, Knowledge, Sent, Transcript, scalar_of
+from .attacks import AttackOutcome, directory_attacks, downgrade_and_replay_attacks
 from .delivery import PATTERNS, traffic
 
 __all__ = [

@@ -9,6 +9,7 @@ Not: the event record (trace.py), the network model (delivery.py) or the adversa
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,10 @@ from ..trace import TraceEvent, TraceRecorder
 from .delivery import Network, NetworkConditions, traffic
 
 SECONDS_PER_MESSAGE = 60.0
+
+# Called after each send with (seq, sender, plaintext, wire, sessions by party): what a
+# recording adversary keeps (experiments/hndl.py).
+SendObserver = Callable[[int, str, bytes, bytes, dict[str, Session]], None]
 
 
 @dataclass
@@ -74,8 +79,13 @@ def run_traced(
     seed: int,
     conditions: NetworkConditions | None = None,
     profile: Profile | None = None,
+    senders: Sequence[str] | None = None,
+    observe: SendObserver | None = None,
 ) -> TracedRun:
-    """Run one conversation and trace it. Every random value comes from `seed`."""
+    """Run one conversation and trace it. Every random value comes from `seed`.
+
+    `senders` ("A"/"B" per message) replaces the pattern's senders (a custom pattern; then
+    `pattern` only names it); `observe` sees every message sent."""
     rng = TestingOnlyDeterministicRandom(
         hashlib.sha256(repr(("pq3proto-trace", seed, pattern)).encode()).digest()
     )
@@ -112,7 +122,8 @@ def run_traced(
         except PQ3Error:
             run.refused += 1
 
-    for seq, who in enumerate(traffic(pattern, messages, seed)):
+    order = list(senders) if senders is not None else traffic(pattern, messages, seed)
+    for seq, who in enumerate(order):
         now[0] = seq * SECONDS_PER_MESSAGE
         for d in net.due(now[0]):
             deliver(d.recipient, d.wire)
@@ -120,8 +131,11 @@ def run_traced(
         if s is None:
             run.not_sent += 1
             continue
-        wire = s.encrypt(f"message {seq} from {who}".encode())
+        plaintext = f"message {seq} from {who}".encode()
+        wire = s.encrypt(plaintext)
         run.sent += 1
+        if observe is not None:
+            observe(seq, who, plaintext, wire, sessions)
         net.send(now[0], who, "B" if who == "A" else "A", seq, wire)
     for d in net.drain():
         now[0] = max(now[0], d.at)
