@@ -872,6 +872,159 @@ int pq3_open_batch(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, uint8_t *ck_out
     return rc;
 }
 
+/* ── Packed batches: records back to back in one buffer, with their end offsets ────── */
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* 1 if ends[0..n-1] is non-decreasing and ends with total (0 records: total 0). */
+static int ends_ok(const size_t *ends, size_t n, size_t total)
+{
+    size_t i;
+    size_t prev = 0;
+    for (i = 0; i < n; i++) {
+        if (ends[i] < prev) {
+            return 0;
+        }
+        prev = ends[i];
+    }
+    return prev == total;
+}
+
+int pq3_seal_packed(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, size_t *wire_ends,
+                    uint8_t *ck_out, const uint8_t *ck_in, uint32_t first_index,
+                    const uint8_t *header, size_t header_len, const uint8_t *ecdh_pk,
+                    const uint8_t *tail, size_t tail_len, const uint8_t *ad, size_t ad_len,
+                    const uint8_t *pts, size_t pts_len, const size_t *pt_ends, size_t n,
+                    pq3_signer *signer)
+{
+    uint8_t ck[2][PQ3_KEY_SIZE];
+    size_t i;
+    size_t total = 0;
+    size_t start = 0;
+    int rc = PQ3_OK;
+
+    if (!seal_args_ok(ctx, wire_out, ck_out, ck_in, header, header_len, ecdh_pk, tail,
+                      tail_len, ad, ad_len)
+        || (n != 0 && (pt_ends == NULL || wire_ends == NULL))
+        || (pts == NULL && pts_len != 0)) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    if ((uint64_t)n > (uint64_t)UINT32_MAX - first_index + 1 || !ends_ok(pt_ends, n, pts_len)) {
+        return PQ3_ERR_LENGTH;
+    }
+    for (i = 0; i < n; i++) {
+        size_t need = pq3_wire_length(header_len, ad_len, pt_ends[i] - start);
+        if (need == 0 || total > SIZE_MAX - need) {
+            return PQ3_ERR_LENGTH;
+        }
+        total += need;
+        wire_ends[i] = total;
+        start = pt_ends[i];
+    }
+    if (wire_cap < total) {
+        return PQ3_ERR_LENGTH;
+    }
+    memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
+    start = 0;
+    for (i = 0; i < n && rc == PQ3_OK; i++) {
+        rc = seal_one(ctx, wire_out + (i != 0 ? wire_ends[i - 1] : 0), ck[(i + 1) & 1], NULL,
+                      ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
+                      tail_len, ad, ad_len, pts != NULL ? pts + start : NULL,
+                      pt_ends[i] - start, signer);
+        start = pt_ends[i];
+    }
+    if (rc == PQ3_OK) {
+        memcpy(ck_out, ck[n & 1], PQ3_KEY_SIZE);
+    } else {
+        memset(wire_out, 0, total);
+    }
+    OPENSSL_cleanse(ck, sizeof ck);
+    return rc;
+}
+
+int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_ends,
+                    uint8_t *ck_out, size_t *fail_index, const uint8_t *ck_in,
+                    uint32_t first_index, const uint8_t *header, size_t header_len,
+                    const uint8_t *tail, size_t tail_len, const uint8_t *wires,
+                    size_t wires_len, const size_t *wire_ends, size_t n, size_t max_ad,
+                    size_t max_ct, pq3_verifier *verifier)
+{
+    const size_t fixed = U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE + U32_SIZE
+                         + PQ3_SIGNATURE_SIZE;
+    uint8_t ck[2][PQ3_KEY_SIZE];
+    size_t i;
+    size_t start = 0;
+    size_t pt_total = 0;
+    int rc = PQ3_OK;
+
+    if (ctx == NULL || ck_out == NULL || fail_index == NULL || ck_in == NULL
+        || header_len < 2 + PQ3_POINT_SIZE || header == NULL
+        || (tail == NULL && tail_len != 0) || (wires == NULL && wires_len != 0)
+        || (n != 0 && (wire_ends == NULL || pt_ends == NULL))) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    *fail_index = 0;
+    if ((uint64_t)n > (uint64_t)UINT32_MAX - first_index + 1
+        || !ends_ok(wire_ends, n, wires_len)) {
+        return PQ3_ERR_LENGTH;
+    }
+    memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
+    for (i = 0; i < n && rc == PQ3_OK; i++) {
+        /* The layout of spec/04-wire-format.md, read strictly: the chain's own header,
+         * the expected index, exact lengths, nothing after the signature. */
+        const uint8_t *w = wires + start;
+        size_t len = wire_ends[i] - start;
+        size_t ad_len, ct_len;
+        const uint8_t *ad, *ct;
+        *fail_index = i;
+        start = wire_ends[i];
+        if (len < header_len + fixed) {
+            rc = PQ3_ERR_LENGTH;
+            break;
+        }
+        if (memcmp(w, header, header_len) != 0
+            || get_u32(w + header_len) != first_index + (uint32_t)i) {
+            rc = PQ3_ERR_BATCH;
+            break;
+        }
+        ad_len = get_u32(w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE);
+        if (ad_len > max_ad || ad_len > len - header_len - fixed) {
+            rc = PQ3_ERR_LENGTH;
+            break;
+        }
+        ad = w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE;
+        ct_len = get_u32(ad + ad_len);
+        if (ct_len > max_ct || ct_len != len - header_len - fixed - ad_len) {
+            rc = PQ3_ERR_LENGTH;
+            break;
+        }
+        ct = ad + ad_len + U32_SIZE;
+        if (pt_cap - pt_total < ct_len || (pt_out == NULL && ct_len != 0)) {
+            rc = pt_out == NULL ? PQ3_ERR_ARGUMENT : PQ3_ERR_LENGTH;
+            break;
+        }
+        rc = open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1],
+                      ck[i & 1], 0, first_index + (uint32_t)i, w + header_len + U32_SIZE,
+                      header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len,
+                      verifier);
+        if (rc == PQ3_OK) {
+            pt_total += ct_len;
+            pt_ends[i] = pt_total;
+        }
+    }
+    if (rc == PQ3_OK) {
+        memcpy(ck_out, ck[n & 1], PQ3_KEY_SIZE);
+        *fail_index = 0;
+    } else if (pt_total != 0) {
+        OPENSSL_cleanse(pt_out, pt_total);
+    }
+    OPENSSL_cleanse(ck, sizeof ck);
+    return rc;
+}
+
 /* ── The ECDH step: P-256 points, ECDH, the root-key HKDF (pq3proto/kdf.py) ─────────── */
 
 /* 1 if the 32-byte big-endian a is below n, in constant time: the scalar is secret. */

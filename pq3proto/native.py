@@ -18,7 +18,9 @@ from .constants import (
     CHAIN_KEY_SIZE,
     ECDH_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
+    MAX_AUTH_DATA_LENGTH,
     MAX_KEM_SHARED_SECRET_SIZE,
+    MAX_PLAINTEXT_LENGTH,
     P256_POINT_SIZE,
     P256_SCALAR_SIZE,
     P256_SIGNATURE_SIZE,
@@ -33,7 +35,13 @@ from .errors import (
     MisuseError,
     PQ3Error,
 )
-from .message import SendingChain, check_consecutive, sign_prehashed_deterministic
+from .message import (
+    PackedBatch,
+    SendingChain,
+    _trusted_batch,
+    check_consecutive,
+    sign_prehashed_deterministic,
+)
 from .primitives import P256PrivateKey, RandomSource, draw_scalar
 from .wire import ParsedMessage
 
@@ -102,6 +110,8 @@ def _raise(rc: int, what: str) -> None:
         raise InvalidKeyError(f"{what}: not a valid P-256 key")
     if rc == _lib.PQ3_ERR_ARGUMENT:
         raise MisuseError(f"{what}: missing argument")
+    if rc == _lib.PQ3_ERR_BATCH:
+        raise MisuseError(f"{what}: not the next message of the given chain")
     raise PQ3Error(f"{what}: libcrypto failure (code {rc})")
 
 
@@ -669,6 +679,114 @@ class NativeHotPath:
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
         return _split(_ffi.buffer(pt), ct_lens), _ffi.buffer(ck)[:]
+
+    def seal_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        auth_data: bytes,
+        plaintexts: PackedBatch,
+        signer: NativeSigner | None,
+        deterministic: bool = False,
+    ) -> tuple[PackedBatch, bytes]:
+        if signer is not None and deterministic:  # RFC 6979 is signed in Python: per message
+            wires, next_ck = self.seal_batch(
+                chain_key, first_index, chain, auth_data, plaintexts.to_list(), signer, True
+            )
+            return PackedBatch.pack(wires), next_ck
+        ctx = self._ctx()
+        _check_chain(chain_key, chain)
+        _index(first_index)
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        auth_data = _bytes(auth_data)
+        n, data = len(plaintexts.ends), plaintexts.data
+        fixed = _lib.pq3_wire_length(len(header), len(auth_data), 0)
+        if fixed == 0:
+            raise MalformedInputError("message: a length does not fit the message format")
+        total = fixed * n + len(data)
+        wire = _alloc("uint8_t[]", total or 1)
+        ends = _alloc("size_t[]", n or 1)
+        ck = _alloc("uint8_t[32]")
+        args = (
+            ctx,
+            wire,
+            total,
+            ends,
+            ck,
+            _bytes(chain_key),
+            first_index,
+            header,
+            len(header),
+            _bytes(chain.ecdh_public_key),
+            tail,
+            len(tail),
+            auth_data,
+            len(auth_data),
+            data,
+            len(data),
+            _ffi.new("size_t[]", plaintexts.ends) if n else _NULL,
+            n,
+        )
+        if signer is None:
+            rc = _lib.pq3_seal_packed(*args, _NULL)
+        else:
+            with signer._lock:
+                rc = _lib.pq3_seal_packed(*args, signer._ptr)
+        if rc:
+            _raise(rc, "seal")
+        # The C wrote ends rising to total (pq3_seal_packed), so they need no second check.
+        packed = _trusted_batch(_ffi.buffer(wire, total)[:], tuple(_ffi.unpack(ends, n)))
+        return packed, _ffi.buffer(ck)[:]
+
+    def open_packed(
+        self,
+        chain_key: bytes,
+        first_index: int,
+        chain: SendingChain,
+        wires: PackedBatch,
+        verifier: NativeVerifier | None,
+    ) -> tuple[PackedBatch, bytes]:
+        ctx = self._ctx()
+        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
+        _index(first_index)
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        if len(header) < 2 + P256_POINT_SIZE:
+            raise MalformedInputError("a chain header holds version, flags and ecdhPK")
+        n, data = len(wires.ends), wires.data
+        pt = _alloc("uint8_t[]", len(data) or 1)  # plaintexts are shorter than their wires
+        pt_ends = _alloc("size_t[]", n or 1)
+        ck = _alloc("uint8_t[32]")
+        fail = _ffi.new("size_t *")
+        args = (
+            ctx,
+            pt,
+            len(data),
+            pt_ends,
+            ck,
+            fail,
+            _bytes(chain_key),
+            first_index,
+            header,
+            len(header),
+            tail,
+            len(tail),
+            data,
+            len(data),
+            _ffi.new("size_t[]", wires.ends) if n else _NULL,
+            n,
+            MAX_AUTH_DATA_LENGTH,
+            MAX_PLAINTEXT_LENGTH,
+        )
+        if verifier is None:
+            rc = _lib.pq3_open_packed(*args, _NULL)
+        else:
+            with verifier._lock:
+                rc = _lib.pq3_open_packed(*args, verifier._ptr)
+        if rc:
+            _raise(rc, f"message {fail[0]} of the batch")
+        ends = tuple(_ffi.unpack(pt_ends, n))
+        return _trusted_batch(_ffi.buffer(pt, ends[-1] if n else 0)[:], ends), _ffi.buffer(ck)[:]
 
 
 def _split(buf: Any, lens: list[int]) -> list[bytes]:

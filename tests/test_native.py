@@ -412,8 +412,13 @@ def test_bad_scalars_and_lengths() -> None:
 
 
 @needs_native
-def test_mlkem_modulus_check_agrees_with_kem_py() -> None:
+@pytest.mark.parametrize("env", ["1", "0"])
+def test_mlkem_modulus_check_agrees_with_kem_py(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kem.check_public_key runs the C loop on the native path and numpy on the Python path:
+    both give the same verdict and the same first bad coefficient."""
     from pq3proto import kem
+
+    monkeypatch.setenv("PQ3PROTO_NATIVE", env)
 
     rng = _rng(b"mlkem")
     seed = rng.random_bytes(64)

@@ -425,12 +425,13 @@ def add_parser(subparsers: Any) -> None:
         "--batch",
         type=ca.positive_int,
         default=64,
-        help="symmetric: messages per seal_batch/open_batch call (default 64)",
+        help="symmetric: messages per seal_packed/open_packed call (default 64)",
     )
     p.add_argument(
         "--include-parse",
         action="store_true",
-        help="symmetric: count the receiver's parse_message in the timed work (default: off)",
+        help="symmetric: lists of bytes instead of packed batches (seal_batch, parse_message, "
+        "open_batch), the parsing counted (default: packed, parsed in C)",
     )
     p.add_argument(
         "--floor-messages",

@@ -40,7 +40,8 @@ def format_summary(doc: dict[str, Any]) -> str:
         )
     if "parse_us_per_message" in r:
         lines.append(
-            f"  parsing     {r['parse_us_per_message']:.2f} us/message (not counted)"
+            f"  parsing     {r['parse_us_per_message']:.2f} us/message with parse_message "
+            "(not counted: open_packed parses in C)"
             if not p["include_parse"]
             else f"  parsing     {r['parse_us_per_message']:.2f} us/message (counted)"
         )

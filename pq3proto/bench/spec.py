@@ -88,18 +88,19 @@ def describe_counts(spec: BenchSpec) -> str:
     """The exact definition of one counted message for this spec (summary and JSON)."""
     p = f"{spec.payload}-byte payload"
     if spec.workload == "symmetric":
-        parse = (
-            "wire parsing (parse_message) included"
+        how = (
+            "HotPath.seal_batch + parse_message per message + HotPath.open_batch (lists of "
+            "bytes), wire parsing included"
             if spec.include_parse
-            else "wire parsing excluded from the timed work (timed separately: "
-            "results.parse_us_per_message)"
+            else "HotPath.seal_packed + HotPath.open_packed (each batch one buffer each way; "
+            "the receiver parses the wire in the same C call, counted; parse_message timed "
+            "separately, not counted: results.parse_us_per_message)"
         )
         return (
             f"one message = seal by the sender + open by the receiver, {p}, signatures off "
-            f"(signer=None, verifier=None): HotPath.seal_batch/open_batch in batches of "
-            f"{spec.batch} on one chain of a real session; both sides' work in the same "
-            f"process, a message counted once, when the receiver has opened it; {parse}; "
-            "session start excluded"
+            f"(signer=None, verifier=None): {how}, in batches of {spec.batch} on one chain "
+            "of a real session; both sides' work in the same process, a message counted "
+            "once, when the receiver has opened it; session start excluded"
         )
     if spec.workload == "fanout":
         return (
