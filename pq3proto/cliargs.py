@@ -18,6 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .constants import (
+    MAX_CHUNK_EXPANSION,
+    MAX_CHUNK_SIZE,
+    MIN_CHUNK_EXPANSION,
+    MIN_CHUNK_SIZE,
+)
 from .errors import MisuseError
 from .policy import RekeyPolicy
 from .traffic import Traffic
@@ -288,3 +294,19 @@ def print_report(
     if plot_path:
         plot(doc, plot_path)
         print(f"wrote {plot_path}")
+
+
+def chunk_size(text: str) -> int:
+    """An even chunk size within the profile limits (spec/10-profiles.md §1)."""
+    n = int_at_least(MIN_CHUNK_SIZE)(text)
+    if n > MAX_CHUNK_SIZE or n % 2:
+        raise argparse.ArgumentTypeError(f"an even number up to {MAX_CHUNK_SIZE}, got {n}")
+    return n
+
+
+def chunk_expansion(text: str) -> int:
+    """A chunk expansion within the profile limits."""
+    n = int_at_least(MIN_CHUNK_EXPANSION)(text)
+    if n > MAX_CHUNK_EXPANSION:
+        raise argparse.ArgumentTypeError(f"at most {MAX_CHUNK_EXPANSION}, got {n}")
+    return n

@@ -39,7 +39,6 @@ from ..constants import (
     MAX_CHUNK_EXPANSION,
     MAX_CHUNK_SIZE,
     MIN_CHUNK_EXPANSION,
-    MIN_CHUNK_SIZE,
 )
 from ..errors import MisuseError
 from ..policy import RekeyPolicy
@@ -298,18 +297,8 @@ def _kem_name(text: str) -> str:
     return text
 
 
-def _chunk_size(text: str) -> int:
-    n = ca.int_at_least(MIN_CHUNK_SIZE)(text)
-    if n > MAX_CHUNK_SIZE or n % 2:
-        raise argparse.ArgumentTypeError(f"an even number up to {MAX_CHUNK_SIZE}, got {n}")
-    return n
-
-
-def _chunk_expansion(text: str) -> int:
-    n = ca.int_at_least(MIN_CHUNK_EXPANSION)(text)
-    if n > MAX_CHUNK_EXPANSION:
-        raise argparse.ArgumentTypeError(f"at most {MAX_CHUNK_EXPANSION}, got {n}")
-    return n
+_chunk_size = ca.chunk_size
+_chunk_expansion = ca.chunk_expansion
 
 
 def _existing_file(text: str) -> str:
