@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from . import kem
 from .constants import (
@@ -46,6 +46,7 @@ from .errors import (
     ReplayError,
     TooFarAheadError,
 )
+from .frozen import evolve as evolve
 from .kdf import pk_ratchet_dst
 from .message import PYTHON, HotPath
 from .policy import RekeyPolicy
@@ -54,21 +55,6 @@ from .transport import TransportState, mixed_answer, opened_request
 from .wire import ChainHeader, ParsedMessage
 
 ChainStep = Callable[[bytes], tuple[bytes, bytes]]
-_T = TypeVar("_T")
-
-
-def evolve(value: _T, **changes: Any) -> _T:
-    """A copy of a frozen state value with some fields changed; the original is untouched.
-
-    dataclasses.replace re-runs __init__ over every field (about 10 µs for RatchetState);
-    copying the instance dict is a tenth of that, which matters on the per-message path.
-    Only for this package's plain frozen dataclasses (no __post_init__, no slots).
-    """
-    new = object.__new__(type(value))
-    d = dict(value.__dict__)
-    d.update(changes)
-    object.__setattr__(new, "__dict__", d)
-    return new
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,12 +155,9 @@ def start_sending_chain(
     answered = state.peer_kem_public
     if answered is not None:
         kem_ss, kem_ct = rekey.encapsulate(answered, rng)
-    dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
-    rk, ck = hot.ecdh_root_step(state.root_key, new_key, state.peer_point, kem_ss, dst)
-
-    since, last = state.messages_since_pq, state.last_pq_time
-    if kem_ss is not None:
-        since, last = 0, now
+    rk, ck, since, last = _send_root_step(
+        state, dst_send, new_key, kem_ss, kem_ct, answered, now, hot
+    )
     seed = kem_pk = None
     if state.expect_kem:
         # Only a continuation chain (spec/03-ratchet.md §3.4) opens while my request is still
@@ -201,6 +184,25 @@ def start_sending_chain(
     )
 
 
+def _send_root_step(
+    state: RatchetState,
+    dst_send: bytes,
+    new_key: P256PrivateKey,
+    kem_ss: bytes | None,
+    kem_ct: bytes | None,
+    answered: bytes | None,
+    now: float,
+    hot: HotPath,
+) -> tuple[bytes, bytes, int, float]:
+    """The ECDH + root-key step of a new sending chain, with the KEM secret it mixes (if
+    any): (root key, chain key, sincePQ, lastPQ)."""
+    dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
+    rk, ck = hot.ecdh_root_step(state.root_key, new_key, state.peer_point, kem_ss, dst)
+    if kem_ss is None:
+        return rk, ck, state.messages_since_pq, state.last_pq_time
+    return rk, ck, 0, now
+
+
 def _start_deferred_chain(
     state: RatchetState,
     ts: TransportState,
@@ -218,11 +220,9 @@ def _start_deferred_chain(
     kem_ss = kem_ct = answered = None
     if mix is not None:
         kem_ss, kem_ct, answered = mix.secret, mix.ciphertext, mix.public_key
-    dst = pk_ratchet_dst(dst_send, state.peer_point, new_key.public, kem_ct, answered)
-    rk, ck = hot.ecdh_root_step(state.root_key, new_key, state.peer_point, kem_ss, dst)
-    since, last = state.messages_since_pq, state.last_pq_time
-    if mix is not None:
-        since, last = 0, now
+    rk, ck, since, last = _send_root_step(
+        state, dst_send, new_key, kem_ss, kem_ct, answered, now, hot
+    )
     ts = evolve(ts, pending_mix=None)
     seed, kem_pk = state.my_kem_seed, state.my_kem_public
     requested = False
@@ -323,83 +323,10 @@ def _receive_ecdh_step(
 ) -> tuple[RatchetState, Effects]:
     """pkRatchetToReceiver: ECDH with my latest key, decapsulation if I asked for a rekey."""
     assert state.my_ecdh is not None and state.my_point is not None
-    if state.transport is not None:
-        ts = state.transport
-        return _receive_deferred_step(state, ts, header, header_digest, dst_recv, now, hot)
-    kem_ss = None
-    if header.kem_ciphertext is not None:
-        if state.my_kem_seed is None or state.my_kem_public is None:
-            raise DowngradeError("KEM ciphertext present but no rekey was requested")
-        kem_ss = rekey.decapsulate(state.my_kem_seed, header.kem_ciphertext)
-    elif state.expect_kem:
-        raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
-    if header.kem_public_key is not None:
-        rekey.validate_public_key(header.kem_public_key)
-    dst = pk_ratchet_dst(
-        dst_recv,
-        state.my_point,
-        header.ecdh_public_key,
-        header.kem_ciphertext,
-        state.my_kem_public if kem_ss is not None else None,
-    )
-    rk, ck = hot.ecdh_root_step(state.root_key, state.my_ecdh, header.ecdh_public_key, kem_ss, dst)
-    receiving, skipped, retired = _add_chain(state, header.ecdh_public_key, ck, header_digest)
-    since, last = state.messages_since_pq, state.last_pq_time
-    if kem_ss is not None:
-        since, last = 0, now
-    new_state = evolve(
-        state,
-        root_key=rk,
-        peer_point=header.ecdh_public_key,
-        sending=None,
-        awaiting_reply=False,
-        receiving=receiving,
-        skipped=skipped,
-        retired=retired,
-        my_kem_seed=None if kem_ss is not None else state.my_kem_seed,
-        my_kem_public=None if kem_ss is not None else state.my_kem_public,
-        peer_kem_public=header.kem_public_key,
-        messages_since_pq=since,
-        last_pq_time=last,
-    )
-    return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
-
-
-def _add_chain(
-    state: RatchetState, point: bytes, chain_key: bytes, header_digest: bytes
-) -> tuple[tuple[ReceiveChain, ...], Mapping[tuple[bytes, int], bytes], tuple[bytes, ...]]:
-    """The receiving chains with a new one, the oldest dropped beyond the bound."""
-    receiving = (*state.receiving, ReceiveChain(point, chain_key, 0, header_digest))
-    skipped = state.skipped
-    retired = state.retired
-    if len(receiving) > MAX_RECEIVING_CHAINS:
-        dropped = receiving[0].peer_point
-        receiving = receiving[1:]
-        skipped = {k: v for k, v in skipped.items() if k[0] != dropped}
-        retired = (*retired, dropped)[-MAX_RETIRED_CHAINS:]
-    return receiving, skipped, retired
-
-
-def _receive_deferred_step(
-    state: RatchetState,
-    ts: TransportState,
-    header: ChainHeader,
-    header_digest: bytes,
-    dst_recv: bytes,
-    now: float,
-    hot: HotPath,
-) -> tuple[RatchetState, Effects]:
-    """The same step under `first` and `chunked`: a chain marked mixed mixes my answer's
-    secret (spec/10-profiles.md §3.2 step 4). A chain without a mark owes nothing: the
-    peer may not have my answer yet."""
-    assert state.my_ecdh is not None and state.my_point is not None
-    kem_ss = kem_ct = answered = None
-    if header.mixed_id is not None:
-        answer = ts.answer
-        if answer is None or answer.request_id != header.mixed_id:
-            raise DowngradeError("a chain marked mixed for a rekey this side did not answer")
-        kem_ss, kem_ct, answered = answer.secret, answer.ciphertext, answer.public_key
-        ts = mixed_answer(ts)
+    if state.transport is None:
+        kem_ss, kem_ct, answered, kem_fields = _repeat_receive_kem(state, header, rekey)
+    else:
+        kem_ss, kem_ct, answered, kem_fields = _deferred_receive_kem(state.transport, header)
     dst = pk_ratchet_dst(dst_recv, state.my_point, header.ecdh_public_key, kem_ct, answered)
     rk, ck = hot.ecdh_root_step(state.root_key, state.my_ecdh, header.ecdh_public_key, kem_ss, dst)
     receiving, skipped, retired = _add_chain(state, header.ecdh_public_key, ck, header_digest)
@@ -417,9 +344,60 @@ def _receive_deferred_step(
         retired=retired,
         messages_since_pq=since,
         last_pq_time=last,
-        transport=ts,
+        **kem_fields,
     )
     return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
+
+
+_ReceiveKem = tuple[bytes | None, bytes | None, bytes | None, dict[str, Any]]
+
+
+def _repeat_receive_kem(
+    state: RatchetState, header: ChainHeader, rekey: kem.NamedKem
+) -> _ReceiveKem:
+    """PQ3: decapsulate the answer to my request on the chain that carries it, and hold the
+    peer's request for my next chain. (secret, ciphertext, answered key, state fields)."""
+    kem_ss = None
+    if header.kem_ciphertext is not None:
+        if state.my_kem_seed is None or state.my_kem_public is None:
+            raise DowngradeError("KEM ciphertext present but no rekey was requested")
+        kem_ss = rekey.decapsulate(state.my_kem_seed, header.kem_ciphertext)
+    elif state.expect_kem:
+        raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
+    if header.kem_public_key is not None:
+        rekey.validate_public_key(header.kem_public_key)
+    answered = state.my_kem_public if kem_ss is not None else None
+    fields: dict[str, Any] = {"peer_kem_public": header.kem_public_key}
+    if kem_ss is not None:
+        fields.update(my_kem_seed=None, my_kem_public=None)
+    return kem_ss, header.kem_ciphertext, answered, fields
+
+
+def _deferred_receive_kem(ts: TransportState, header: ChainHeader) -> _ReceiveKem:
+    """`first` and `chunked`: a chain marked mixed mixes my answer's secret (spec/10-profiles.md
+    §3.2 step 4). A chain without a mark owes nothing: the peer may not have my answer yet."""
+    if header.mixed_id is None:
+        return None, None, None, {}
+    answer = ts.answer
+    if answer is None or answer.request_id != header.mixed_id:
+        raise DowngradeError("a chain marked mixed for a rekey this side did not answer")
+    fields: dict[str, Any] = {"transport": mixed_answer(ts)}
+    return answer.secret, answer.ciphertext, answer.public_key, fields
+
+
+def _add_chain(
+    state: RatchetState, point: bytes, chain_key: bytes, header_digest: bytes
+) -> tuple[tuple[ReceiveChain, ...], Mapping[tuple[bytes, int], bytes], tuple[bytes, ...]]:
+    """The receiving chains with a new one, the oldest dropped beyond the bound."""
+    receiving = (*state.receiving, ReceiveChain(point, chain_key, 0, header_digest))
+    skipped = state.skipped
+    retired = state.retired
+    if len(receiving) > MAX_RECEIVING_CHAINS:
+        dropped = receiving[0].peer_point
+        receiving = receiving[1:]
+        skipped = {k: v for k, v in skipped.items() if k[0] != dropped}
+        retired = (*retired, dropped)[-MAX_RETIRED_CHAINS:]
+    return receiving, skipped, retired
 
 
 def _plan_in_chain(

@@ -445,47 +445,6 @@ class Session:
             return self._encrypt(plaintext, auth_data)
 
     def _encrypt(self, plaintext: bytes, auth_data: bytes) -> bytes:
-        if self._deferred:
-            return self._encrypt_deferred(plaintext, auth_data)
-        st = self._state
-        r = st.ratchet
-        effects = NO_EFFECTS
-        if r.sending is None:
-            if not r.receiving:
-                raise MisuseError(
-                    "this session was restored from a snapshot taken before the peer's "
-                    "first reply: it can receive, but cannot send until the reply arrives"
-                )
-            r, effects = start_sending_chain(
-                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey, self._hot
-            )
-        assert r.sending is not None
-        if r.sending.next_index > _MAX_INDEX:
-            raise MisuseError("sending chain exhausted: the peer must reply first")
-        wire, next_ck = self._hot.seal(
-            r.sending.chain_key,
-            r.sending.next_index,
-            self._chain_context(r.sending.header),
-            auth_data,
-            plaintext,
-            self._signer,
-            self._rng.deterministic,
-        )
-        stats = st.stats.after_send(effects, len(wire), len(plaintext))
-        new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
-        if self._tracer is not None:
-            header = r.sending.header
-            self._emit(
-                "send", header, r.sending.next_index, effects.ecdh_step,
-                effects.kem_requested, effects.pq_mixed,
-                len(self._chain_context(header).header_bytes), len(auth_data), len(plaintext),
-            )
-        self._state = new_state
-        return wire
-
-    def _encrypt_deferred(self, plaintext: bytes, auth_data: bytes) -> bytes:
-        """As _encrypt under `first` and `chunked`: each message also carries its transport
-        block, signed (spec/10-profiles.md §3.4)."""
         st = self._state
         r = st.ratchet
         effects = NO_EFFECTS
@@ -499,32 +458,42 @@ class Session:
                 r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey, self._hot
             )
         sending = r.sending
-        assert sending is not None and r.transport is not None and r.my_point is not None
+        assert sending is not None
         if sending.next_index > _MAX_INDEX:
             raise MisuseError("sending chain exhausted: the peer must reply first")
-        out = prepare_send(
-            r.transport, r.my_point, r.my_kem_public, r.peer_kem_public, self._profile,
-            self._rekey, self._rng,
-        )
         header = sending.header
-        base = self._chain_context(header)
-        ctx = SendingChain(
-            base.header_bytes + out.block_bytes,
-            base.signature_tail + transport_tail(header, out.block_bytes),
-            header.ecdh_public_key,
-        )
+        chain = base = self._chain_context(header)
+        out = None
+        if self._deferred:
+            # `first` and `chunked`: each message also carries its transport block, signed
+            # (spec/10-profiles.md §3.4).
+            assert r.transport is not None and r.my_point is not None
+            out = prepare_send(
+                r.transport, r.my_point, r.my_kem_public, r.peer_kem_public, self._profile,
+                self._rekey, self._rng,
+            )
+            chain = SendingChain(
+                base.header_bytes + out.block_bytes,
+                base.signature_tail + transport_tail(header, out.block_bytes),
+                header.ecdh_public_key,
+            )
+            r = evolve(r, transport=out.state, peer_kem_public=out.peer_kem_public)
         wire, next_ck = self._hot.seal(
-            sending.chain_key, sending.next_index, ctx, auth_data, plaintext, self._signer,
+            sending.chain_key,
+            sending.next_index,
+            chain,
+            auth_data,
+            plaintext,
+            self._signer,
             self._rng.deterministic,
         )
-        r = evolve(r, transport=out.state, peer_kem_public=out.peer_kem_public)
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
         new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
         if self._tracer is not None:
             self._emit(
                 "send", header, sending.next_index, effects.ecdh_step, effects.kem_requested,
                 effects.pq_mixed, len(base.header_bytes), len(auth_data), len(plaintext),
-                out.block, len(out.block_bytes),
+                None if out is None else out.block, 0 if out is None else len(out.block_bytes),
             )
         self._state = new_state
         return wire

@@ -43,6 +43,7 @@ from .errors import (
     InconsistentChunkError,
     MalformedInputError,
 )
+from .frozen import evolve
 from .primitives import RandomSource
 from .profile import Profile
 
@@ -209,7 +210,7 @@ def _remember(done: tuple[bytes, ...], rid: bytes) -> tuple[bytes, ...]:
 
 def opened_request(ts: TransportState, public_key: bytes) -> TransportState:
     """My new request for `public_key`: its id, nothing sent yet."""
-    return _evolve(
+    return evolve(
         ts,
         request_id=material_id(CHUNK_KIND_PUBLIC_KEY, public_key),
         request_sent=0,
@@ -222,13 +223,7 @@ def opened_request(ts: TransportState, public_key: bytes) -> TransportState:
 def mixed_answer(ts: TransportState) -> TransportState:
     """The peer's chain marked my answer mixed: forget it, remember its request."""
     assert ts.answer is not None
-    return _evolve(ts, answer=None, done_answers=_remember(ts.done_answers, ts.answer.request_id))
-
-
-def _evolve(ts: TransportState, **changes: object) -> TransportState:
-    values = dict(ts.__dict__)
-    values.update(changes)
-    return TransportState(**values)
+    return evolve(ts, answer=None, done_answers=_remember(ts.done_answers, ts.answer.request_id))
 
 
 # ── Sending ─────────────────────────────────────────────────────────────────────────────
@@ -269,7 +264,7 @@ def prepare_send(
             0,
             None,
         )
-        ts = _evolve(ts, answer=answer, peer_request_in=None)
+        ts = evolve(ts, answer=answer, peer_request_in=None)
         peer_kem_public = None
     pending = ts.answer
     request_open = ts.request_id is not None and request_public_key is not None
@@ -277,24 +272,24 @@ def prepare_send(
     if profile.transport == "first":
         if pending is not None and pending.chain != my_point:
             answer_material = Material(CHUNK_KIND_CIPHERTEXT, pending.ciphertext)
-            ts = _evolve(ts, answer=_sent(pending, my_point))
+            ts = evolve(ts, answer=_sent(pending, my_point))
         if request_open and not ts.request_acked and ts.request_chain != my_point:
             assert request_public_key is not None
             request_material = Material(CHUNK_KIND_PUBLIC_KEY, request_public_key)
-            ts = _evolve(ts, request_chain=my_point, request_sent=ts.request_sent + 1)
+            ts = evolve(ts, request_chain=my_point, request_sent=ts.request_sent + 1)
     else:
         assert profile.chunk_size is not None and profile.chunk_expansion is not None
         if pending is not None:
             answer_material = _chunk_of(
                 pending.ciphertext, CHUNK_KIND_CIPHERTEXT, pending.sent, profile
             )
-            ts = _evolve(ts, answer=_sent(pending, None))
+            ts = evolve(ts, answer=_sent(pending, None))
         elif request_open and not ts.request_acked:
             assert request_public_key is not None
             request_material = _chunk_of(
                 request_public_key, CHUNK_KIND_PUBLIC_KEY, ts.request_sent, profile
             )
-            ts = _evolve(ts, request_sent=ts.request_sent + 1)
+            ts = evolve(ts, request_sent=ts.request_sent + 1)
     block = TransportBlock(
         ts.request_id if request_open else None,
         (pending.request_id, pending.answer_id) if pending is not None else None,
@@ -305,15 +300,7 @@ def prepare_send(
 
 
 def _sent(answer: Answer, chain: bytes | None) -> Answer:
-    return Answer(
-        answer.request_id,
-        answer.public_key,
-        answer.secret,
-        answer.ciphertext,
-        answer.answer_id,
-        answer.sent + 1,
-        chain if chain is not None else answer.chain,
-    )
+    return evolve(answer, sent=answer.sent + 1, chain=chain if chain is not None else answer.chain)
 
 
 def _chunk_of(material: bytes, kind: int, sent: int, profile: Profile) -> Material:
@@ -359,12 +346,12 @@ def take_block(
         if aid in ts.done_requests:
             pass
         elif aid == ts.request_id and my_kem_seed is not None and my_kem_public is not None:
-            ts = _evolve(ts, request_acked=True)
+            ts = evolve(ts, request_acked=True)
             ciphertext, ts = _answer_material(ts, block.answer_material, cid, profile)
             if ciphertext is not None:
                 secret = rekey.decapsulate(my_kem_seed, ciphertext)
                 mix = PendingMix(aid, secret, ciphertext, my_kem_public)
-                ts = _evolve(
+                ts = evolve(
                     ts,
                     request_id=None,
                     request_sent=0,
@@ -397,7 +384,7 @@ def _take_request(
     if ts.peer_request_id != rid:
         # A new request replaces one in progress: the peer abandoned it (only a restored or
         # forked peer does; an honest one opens a request after its last one was mixed).
-        ts = _evolve(ts, peer_request_id=rid, peer_request_in=None, answer=None)
+        ts = evolve(ts, peer_request_id=rid, peer_request_in=None, answer=None)
         peer_kem_public = None
     material = block.request_material
     if material is None:
@@ -413,9 +400,9 @@ def _take_request(
         )
         held = held.add(material.chunk)
         if not held.complete:
-            return _evolve(ts, peer_request_in=held), peer_kem_public
+            return evolve(ts, peer_request_in=held), peer_kem_public
         key = held.result()
-        ts = _evolve(ts, peer_request_in=None)
+        ts = evolve(ts, peer_request_in=None)
     rekey.validate_public_key(key)
     return ts, key
 
@@ -440,8 +427,8 @@ def _answer_material(
         )
     held = held.add(material.chunk)
     if not held.complete:
-        return None, _evolve(ts, answer_in=held)
-    return held.result(), _evolve(ts, answer_in=None)
+        return None, evolve(ts, answer_in=held)
+    return held.result(), evolve(ts, answer_in=None)
 
 
 def _chunk_size(profile: Profile) -> int:
