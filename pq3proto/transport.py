@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import kem
-from .chunking import Chunk, Encoder, Reassembler, material_id
+from .chunking import Chunk, Encoder, Reassembler, material_id, total_count
 from .constants import (
     CHUNK_HEADER_SIZE,
     CHUNK_KIND_CIPHERTEXT,
@@ -281,13 +281,16 @@ def prepare_send(
         assert profile.chunk_size is not None and profile.chunk_expansion is not None
         if pending is not None:
             answer_material = _chunk_of(
-                pending.ciphertext, CHUNK_KIND_CIPHERTEXT, pending.sent, profile
+                pending.ciphertext, CHUNK_KIND_CIPHERTEXT, pending.answer_id, pending.sent,
+                profile,
             )
             ts = evolve(ts, answer=_sent(pending, None))
         elif request_open and not ts.request_acked:
             assert request_public_key is not None
+            assert ts.request_id is not None
             request_material = _chunk_of(
-                request_public_key, CHUNK_KIND_PUBLIC_KEY, ts.request_sent, profile
+                request_public_key, CHUNK_KIND_PUBLIC_KEY, ts.request_id, ts.request_sent,
+                profile,
             )
             ts = evolve(ts, request_sent=ts.request_sent + 1)
     block = TransportBlock(
@@ -303,10 +306,11 @@ def _sent(answer: Answer, chain: bytes | None) -> Answer:
     return evolve(answer, sent=answer.sent + 1, chain=chain if chain is not None else answer.chain)
 
 
-def _chunk_of(material: bytes, kind: int, sent: int, profile: Profile) -> Material:
+def _chunk_of(material: bytes, kind: int, mid: bytes, sent: int, profile: Profile) -> Material:
+    """Chunk `sent mod n` of a material whose id the state already holds (no rehash)."""
     assert profile.chunk_size is not None and profile.chunk_expansion is not None
-    encoder = Encoder.of(material, kind, profile.chunk_size, profile.chunk_expansion)
-    chunk = encoder.chunk(sent % encoder.n)
+    n = total_count(len(material), profile.chunk_size, profile.chunk_expansion)
+    chunk = Encoder(kind, material, profile.chunk_size, n, mid).chunk(sent % n)
     return Material(kind, chunk.to_bytes(), chunk)
 
 
