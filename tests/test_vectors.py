@@ -18,7 +18,8 @@ import pytest
 from pq3proto.cli import main
 from pq3proto.vectors import generate_all, verify_directory, write_all
 from pq3proto.vectors.common import FILE_STEMS, SCHEMAS_DIR, render
-from pq3proto.vectors.schemas import SCHEMAS, validate
+from pq3proto.vectors.schemas import SCHEMAS
+from pq3proto.vectors.validator import validate
 
 VECTORS = Path(__file__).resolve().parent.parent / "spec" / "vectors"
 Doc = dict[str, Any]

@@ -45,6 +45,7 @@ from .common import (
     unhex_opt,
 )
 from .conversation import INITIATOR, RESPONDER, policy_from_json
+from .validator import validate
 from .verify_state import STATE_CHECKS
 
 T = TypeVar("T")
@@ -439,7 +440,7 @@ def verify_document(name: str, doc: Any, report: VerifyReport) -> None:
         report.failures.append(Failure(name, None, f"unknown schema {schema_name!r}"))
         report.per_file.append((name, 0, 0))
         return
-    errors = sc.validate(doc, sc.SCHEMAS[schema_name])
+    errors = validate(doc, sc.SCHEMAS[schema_name])
     if not errors:
         errors = _file_checks(doc)
     if errors:
