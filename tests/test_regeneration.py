@@ -34,7 +34,7 @@ def _spec_prefix() -> bytes:
 def _spec_names() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for stem, tc, name in re.findall(
-        r"^\| `(pq3_\w+)\.json` \| (\d+) \| `([^`]+)` \|$", SPEC, re.M
+        r"^\| `((?:pq3|profile)_\w+)\.json` \| (\d+) \| `([^`]+)` \|$", SPEC, re.M
     ):
         names = out.setdefault(stem, [])
         assert int(tc) == len(names) + 1, f"{stem}: tcIds in order"
@@ -75,18 +75,25 @@ def _check_conversation(stem: str, t: dict[str, Any], name: str) -> int:
         assert p["prekeyScalar"] == s.scalar().hex()
         assert p["prekeyKemSeed"] == s.draw(64).hex()
     checked = 0
+    # spec/test-vectors.md, Randomness: under first and chunked an encrypt opens its request
+    # before it answers the peer's key.
+    deferred = t.get("profile", {}).get("transport") in ("first", "chunked")
     for step in t["steps"]:
         r = step.get("randomness")
         if r is None:
             continue
         s = streams[step["party"]]
-        for field, make in (
-            ("ecdhScalar", s.scalar),
-            ("kemCoins", lambda s=s: s.draw(32)),
-            ("kemSeed", lambda s=s: s.draw(64)),
-        ):
+        order = ["ecdhScalar", "kemCoins", "kemSeed"]
+        if deferred and step["action"] == "encrypt":
+            order = ["ecdhScalar", "kemSeed", "kemCoins"]
+        make = {
+            "ecdhScalar": s.scalar,
+            "kemCoins": lambda s=s: s.draw(32),
+            "kemSeed": lambda s=s: s.draw(64),
+        }
+        for field in order:
             if r[field] is not None:
-                assert r[field] == make().hex(), (stem, t["tcId"], field)
+                assert r[field] == make[field]().hex(), (stem, t["tcId"], field)
                 checked += 1
     return checked
 
@@ -116,6 +123,29 @@ def test_auxiliary_streams_named_by_the_spec() -> None:
     swapped = Stream("swap ct").draw(1088).hex()
     t = tests["KEM ciphertext replaced and signed again: implicit rejection, wrong keys"]
     assert any(swapped in (s.get("wire") or "") for s in t["steps"])
+
+
+def test_profile_forged_ids_come_from_the_streams_named_by_the_spec() -> None:
+    doc = json.loads((VECTORS / "profile_transport_negative_test.json").read_bytes())
+    wires = {
+        t["tcId"]: [s["wire"] for s in t["steps"] if s.get("wire") and s["action"] != "encrypt"]
+        for g in doc["testGroups"]
+        for t in g["tests"]
+    }
+    names = _spec_names()["profile_transport_negative_test"]
+    streams = {
+        "first forged mark": "first forged mark id",
+        "chunked forged mark": "chunked forged mark id",
+        "first unrequested answer": "first unrequested answer ids",
+        "chunked unrequested answer": "chunked unrequested answer ids",
+        "chunked foreign chunk": "chunked foreign chunk id",
+        "pq3 mark": "pq3 mark id",
+    }
+    for test_name, stream in streams.items():
+        size = 8 if "answer" in stream else 4
+        forged = Stream(stream).draw(size).hex()
+        (crafted,) = wires[names.index(test_name) + 1]
+        assert forged in crafted, test_name
 
 
 def test_layer_files_draw_from_the_stream_named_by_their_stem() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pq3proto import Profile
 from pq3proto.cli import main
 from pq3proto.vectors import generate_all, verify_directory, write_all
 from pq3proto.vectors.common import FILE_STEMS, SCHEMAS_DIR, render
@@ -97,6 +98,34 @@ def test_the_set_covers_what_the_spec_promises() -> None:
         for s in t["steps"]:
             if s["action"] == "initiate" and s["result"] == "valid":
                 assert s["randomness"]["ecdhScalar"] and s["randomness"]["kemCoins"]
+
+
+def test_the_profile_files_cover_both_deferred_transports() -> None:
+    positive = _tests(_load("profile_transport_test"))
+    negative = _tests(_load("profile_transport_negative_test"))
+    transports = {t["profile"]["transport"] for t in positive}
+    assert transports == {"first", "chunked"}
+    assert {t["profile"]["chunkSize"] for t in positive} == {None, 64, 384}
+    steps = [s for t in positive for s in t["steps"]]
+    assert sum(s["action"] == "restore" for s in steps) >= 10
+    # answers encapsulated in the middle of a chain draw kemCoins alone
+    assert any(
+        s["action"] == "encrypt" and s["randomness"]["kemCoins"]
+        and not s["randomness"]["ecdhScalar"]
+        for s in steps
+    )
+    errors = {s["error"] for t in negative for s in t["steps"] if s.get("error")}
+    assert errors == {
+        "AuthenticationError",
+        "ChunkError",
+        "DowngradeError",
+        "InconsistentChunkError",
+        "MalformedInputError",
+        "ReplayError",
+    }
+    for t in negative:  # every failure is followed by a genuine delivery that opens
+        last = max(i for i, s in enumerate(t["steps"]) if s.get("result") == "invalid")
+        assert any(s.get("result") == "valid" for s in t["steps"][last + 1 :])
 
 
 # ── Verification ────────────────────────────────────────────────────────────────────────
@@ -284,6 +313,43 @@ MUTATIONS: dict[str, tuple[str, Callable[[Doc], bool], Callable[[Doc], None]]] =
         _has_step(lambda s: s["action"] == "restore"),
         _on_step(
             lambda s: s["action"] == "restore", "sessionState", lambda v: _flip_hex(v, len(v) - 2)
+        ),
+    ),
+    "profile id": (
+        "profile_transport_test",
+        _any,
+        _mutate("profile.id", lambda v: _flip_hex(v, len(v) - 1)),
+    ),
+    "profile swapped consistently": (
+        "profile_transport_test",
+        lambda t: t["profile"]["transport"] == "first",
+        _mutate("profile", lambda v: {
+            **v, "transport": "chunked", "chunkSize": 384, "chunkExpansion": 2,
+            "id": Profile(transport="chunked", chunk_size=384, chunk_expansion=2).to_bytes().hex(),
+        }),
+    ),
+    "deferred answer coins": (
+        "profile_transport_test",
+        _has_step(_is_rekey_encrypt),
+        _randomness("kemCoins", _flip_hex),
+    ),
+    "deferred encrypted wire": (
+        "profile_transport_test",
+        _has_step(_is_rekey_encrypt),
+        _on_step(_is_rekey_encrypt, "wire", lambda v: _flip_hex(v, len(v) // 2)),
+    ),
+    "deferred restored state": (
+        "profile_transport_test",
+        _has_step(lambda s: s["action"] == "restore"),
+        _on_step(
+            lambda s: s["action"] == "restore", "sessionState", lambda v: _flip_hex(v, len(v) - 2)
+        ),
+    ),
+    "chunk error class": (
+        "profile_transport_negative_test",
+        _has_step(lambda s: s.get("error") == "InconsistentChunkError"),
+        _on_step(
+            lambda s: s.get("error") == "InconsistentChunkError", "error", lambda v: "ChunkError"
         ),
     ),
     "expected error class": (

@@ -35,6 +35,8 @@ IDENTITY = "pq3_identity_test"
 BUNDLE = "pq3_bundle_test"
 SESSION_STATE = "pq3_session_state_test"
 DEVICE_STATE = "pq3_device_state_test"
+PROFILE_TRANSPORT = "profile_transport_test"
+PROFILE_TRANSPORT_NEGATIVE = "profile_transport_negative_test"
 FILE_STEMS = (
     ROOT_KEY,
     CHAIN_STEP,
@@ -48,6 +50,8 @@ FILE_STEMS = (
     BUNDLE,
     SESSION_STATE,
     DEVICE_STATE,
+    PROFILE_TRANSPORT,
+    PROFILE_TRANSPORT_NEGATIVE,
 )
 SCHEMAS_DIR = "schemas"
 

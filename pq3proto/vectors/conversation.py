@@ -1,9 +1,10 @@
 """Recording whole conversations as vectors, every random value named (spec/test-vectors.md §6).
 
-Owns: the generator's conversation builder: two deterministic devices, sessions driven step
-by step, each random draw recorded and labelled (ecdhScalar, kemCoins, kemSeed), each
-message with its wire bytes, plaintext and auth data, expected failures checked on the spot,
-and the crafting of validly re-signed bad messages from the sender's own keys.
+Owns: the generator's conversation builder: two deterministic devices of one profile,
+sessions driven step by step, each random draw recorded and labelled (ecdhScalar, kemCoins,
+kemSeed), each message with its wire bytes, plaintext and auth data, expected failures
+checked on the spot, and the crafting of validly re-signed bad messages from the sender's
+own keys.
 Not: replaying a vector (verify.py) or the protocol itself.
 """
 
@@ -31,10 +32,11 @@ from ..kdf import chain_step, session_dst
 from ..message import PythonHotPath, SendingChain
 from ..policy import RekeyPolicy
 from ..primitives import P256_ORDER, TestingOnlyDeterministicRandom
+from ..profile import PQ3, Profile
 from ..ratchet import evolve
 from ..session import Session, close_sending_chain
 from ..state import decode_session_state, encode_session_state
-from ..wire import ChainHeader, encode_message, parse_message, signature_body
+from ..wire import ChainHeader, encode_message, parse_message, signature_body, transport_tail
 from .common import START_TIME, Draw, Json, ManualClock, RecordingRandom, VectorError, h, hx
 
 INITIATOR = "initiator"
@@ -59,6 +61,38 @@ def policy_from_json(value: Json) -> RekeyPolicy:
     )
 
 
+def profile_json(profile: Profile) -> Json:
+    """A profile by its fields, with its identifier (spec/10-profiles.md §2) as `id`."""
+    return {
+        "id": h(profile.to_bytes()),
+        "startKem": profile.start_kem,
+        "rekeyKem": profile.rekey_kem,
+        "transport": profile.transport,
+        "chunkSize": profile.chunk_size,
+        "chunkExpansion": profile.chunk_expansion,
+    }
+
+
+def profile_from_json(value: Json) -> Profile:
+    """The profile a vector names; its fields must encode to its `id`."""
+    profile = Profile(
+        value["startKem"],
+        value["rekeyKem"],
+        value["transport"],
+        value["chunkSize"],
+        value["chunkExpansion"],
+    )
+    if h(profile.to_bytes()) != value["id"]:
+        raise VectorError("the profile's fields do not encode to its id")
+    return profile
+
+
+def _scalar(draw: Draw) -> str:
+    if draw.n != P256_SCALAR_SIZE or not 1 <= int.from_bytes(draw.data, "big") < P256_ORDER:
+        raise VectorError("an operation's first draw is not a usable P-256 scalar")
+    return h(draw.data)
+
+
 def label_draws(draws: list[Draw]) -> Json:
     """Name the draws of one operation: ecdhScalar (32), then kemCoins (32), then kemSeed (64).
 
@@ -67,14 +101,30 @@ def label_draws(draws: list[Draw]) -> Json:
     out: Json = {"ecdhScalar": None, "kemCoins": None, "kemSeed": None}
     rest = list(draws)
     if rest:
-        first = rest.pop(0)
-        if first.n != P256_SCALAR_SIZE or not 1 <= int.from_bytes(first.data, "big") < P256_ORDER:
-            raise VectorError("an operation's first draw is not a usable P-256 scalar")
-        out["ecdhScalar"] = h(first.data)
+        out["ecdhScalar"] = _scalar(rest.pop(0))
     if rest and rest[0].n == KEM_COINS_SIZE:
         out["kemCoins"] = h(rest.pop(0).data)
     if rest and rest[0].n == KEM_SEED_SIZE:
         out["kemSeed"] = h(rest.pop(0).data)
+    if rest:
+        raise VectorError(f"unexpected draw sizes {[d.n for d in draws]}")
+    return out
+
+
+def label_deferred_draws(draws: list[Draw], new_chain: bool) -> Json:
+    """Name the draws of one encrypt under `first` or `chunked` (spec/10-profiles.md §3.2):
+    ecdhScalar when it starts a chain, then kemSeed when that chain opens a request, then
+    kemCoins when the message answers a whole key of the peer's, possibly mid-chain."""
+    out: Json = {"ecdhScalar": None, "kemCoins": None, "kemSeed": None}
+    rest = list(draws)
+    if new_chain:
+        if not rest:
+            raise VectorError("a new chain drew no ratchet scalar")
+        out["ecdhScalar"] = _scalar(rest.pop(0))
+        if rest and rest[0].n == KEM_SEED_SIZE:
+            out["kemSeed"] = h(rest.pop(0).data)
+    if rest and rest[0].n == KEM_COINS_SIZE:
+        out["kemCoins"] = h(rest.pop(0).data)
     if rest:
         raise VectorError(f"unexpected draw sizes {[d.n for d in draws]}")
     return out
@@ -129,9 +179,14 @@ SEED_LOG: list[str] | None = None
 class ConversationBuilder:
     """Drives two sessions and writes each step down as the vector's `steps`."""
 
-    def __init__(self, name: str, policy: RekeyPolicy, seed_prefix: bytes) -> None:
+    def __init__(
+        self, name: str, policy: RekeyPolicy, seed_prefix: bytes, profile: Profile | None = None
+    ) -> None:
         self.name = name
         self.policy = policy
+        self.profile = profile  # None: a PQ3 vector, whose tests do not name a profile
+        self.wire_profile = PQ3 if profile is None else profile
+        self.deferred = self.wire_profile.transport != "repeat"
         self.now = START_TIME
         self.steps: list[Json] = []
         self.wires: list[bytes] = []
@@ -140,14 +195,16 @@ class ConversationBuilder:
         self._text = random.Random(name)
         seed = seed_prefix + name.encode("utf-8")
         self.parties = {
-            INITIATOR: self._party(INITIATOR, "tel:+15551234567", 7, seed),
-            RESPONDER: self._party(RESPONDER, "mailto:bob@example.org", 1, seed),
+            INITIATOR: self._party(INITIATOR, "tel:+15551234567", 7, seed, profile),
+            RESPONDER: self._party(RESPONDER, "mailto:bob@example.org", 1, seed, profile),
         }
 
     @staticmethod
-    def _party(role: str, uri: str, device_id: int, seed: bytes) -> _Party:
+    def _party(
+        role: str, uri: str, device_id: int, seed: bytes, profile: Profile | None
+    ) -> _Party:
         rng = RecordingRandom(TestingOnlyDeterministicRandom(seed + b"/" + role.encode()))
-        device = Device.generate_deterministic_for_tests(uri, device_id, rng)
+        device = Device.generate_deterministic_for_tests(uri, device_id, rng, profile=profile)
         draws = rng.take()
         if [d.n for d in draws] != [P256_SCALAR_SIZE, P256_SCALAR_SIZE, KEM_SEED_SIZE]:
             raise VectorError("device generation drew an unexpected sequence")
@@ -228,17 +285,14 @@ class ConversationBuilder:
         p = self.parties[role]
         self._tick(p)
         pt = self.text(role) if plaintext is None else plaintext
+        new_chain = self.session(role).state.ratchet.sending is None
         wire = self.session(role).encrypt(pt, auth_data)
-        randomness = label_draws(p.rng.take())
-        header = parse_message(wire).header
-        # A continuation chain repeats the open request without drawing a new seed.
-        repeated = header.kem_public_key == self.session(role).state.ratchet.my_kem_public
-        if randomness["ecdhScalar"] is not None and (
-            (randomness["kemCoins"] is None) != (header.kem_ciphertext is None)
-            or ((randomness["kemSeed"] is not None) != (header.kem_public_key is not None)
-            and not (randomness["kemSeed"] is None and repeated))
-        ):
-            raise VectorError("recorded KEM draws do not match the new chain's header")
+        if self.deferred:
+            randomness = label_deferred_draws(p.rng.take(), new_chain)
+            self._check_deferred_draws(wire, randomness)
+        else:
+            randomness = label_draws(p.rng.take())
+            self._check_draws(role, wire, randomness)
         self.wires.append(wire)
         self.steps.append(
             {
@@ -253,6 +307,25 @@ class ConversationBuilder:
             }
         )
         return len(self.wires) - 1
+
+    def _check_draws(self, role: str, wire: bytes, randomness: Json) -> None:
+        header = parse_message(wire).header
+        # A continuation chain repeats the open request without drawing a new seed.
+        repeated = header.kem_public_key == self.session(role).state.ratchet.my_kem_public
+        if randomness["ecdhScalar"] is not None and (
+            (randomness["kemCoins"] is None) != (header.kem_ciphertext is None)
+            or ((randomness["kemSeed"] is not None) != (header.kem_public_key is not None)
+            and not (randomness["kemSeed"] is None and repeated))
+        ):
+            raise VectorError("recorded KEM draws do not match the new chain's header")
+
+    def _check_deferred_draws(self, wire: bytes, randomness: Json) -> None:
+        block = parse_message(wire, self.wire_profile).transport
+        assert block is not None
+        if randomness["kemSeed"] is not None and block.request_material is None:
+            raise VectorError("a request opened without its material on the chain's first message")
+        if randomness["kemCoins"] is not None and block.answer_material is None:
+            raise VectorError("an encapsulation whose message does not carry the answer")
 
     def deliver(self, role: str, message: int | bytes, error: type[PQ3Error] | None = None) -> None:
         """Decrypt (or, for a responder without a session, accept) one message."""
@@ -299,7 +372,7 @@ class ConversationBuilder:
             if len(res) > 2:  # the device's new value, once accept returns it
                 p.device = res[2]
             p.session = session
-            ad = parse_message(wire).auth_data
+            ad = parse_message(wire, self.wire_profile).auth_data
         if p.rng.take():
             raise VectorError("accept drew random bytes")
         self.steps.append(self._delivery("accept", RESPONDER, message, error, pt, ad))
@@ -364,33 +437,39 @@ class ConversationBuilder:
         header: ChainHeader | None = None,
         indicator: bytes | None = None,
         index: int | None = None,
+        block: bytes | None = None,
         sign: bool = True,
         **header_changes: Any,
     ) -> bytes:
-        """A copy of `wire` with header fields or the key indicator changed.
+        """A copy of `wire` with header fields, the transport block (`first`, `chunked`) or
+        the key indicator changed.
 
         With sign=True it is signed again with the sender's identity key, as a buggy or
         hostile sender would; otherwise the old signature stays.
         """
-        msg = parse_message(wire)
+        msg = parse_message(wire, self.wire_profile)
         new_header = replace(header or msg.header, **header_changes)
         ind = msg.indicator if indicator is None else indicator
         idx = msg.index if index is None else index
+        new_block = msg.transport_bytes if block is None else block
         sig = msg.signature
         if sign:
-            p = self.parties[sender]
-            peer = self.peer(sender).device.identity
-            dst = session_dst(p.device.identity.binding(), peer.binding())
+            tail = new_header.signature_tail(self._dst(sender))
+            if self.deferred:
+                tail += transport_tail(new_header, new_block)
             body = signature_body(
-                msg.ciphertext,
-                msg.auth_data,
-                ind,
-                new_header.ecdh_public_key,
-                idx,
-                new_header.signature_tail(dst),
+                msg.ciphertext, msg.auth_data, ind, new_header.ecdh_public_key, idx, tail
             )
-            sig = p.device.signing_key.sign(body, deterministic=True)
-        return encode_message(new_header.encode(), idx, ind, msg.auth_data, msg.ciphertext, sig)
+            sig = self.parties[sender].device.signing_key.sign(body, deterministic=True)
+        return encode_message(
+            new_header.encode() + new_block, idx, ind, msg.auth_data, msg.ciphertext, sig
+        )
+
+    def _dst(self, sender: str) -> bytes:
+        me = self.parties[sender].device.identity
+        peer = self.peer(sender).device.identity
+        pid = b"" if self.profile is None or self.profile == PQ3 else self.profile.to_bytes()
+        return session_dst(me.binding(), peer.binding(), pid)
 
     def seal_at(self, sender: str, index: int, plaintext: bytes) -> bytes:
         """A validly signed message of the sender's current chain at a chosen index.
@@ -405,8 +484,10 @@ class ConversationBuilder:
         ck = sending.chain_key
         for _ in range(sending.next_index, index):
             _, ck = chain_step(ck)
-        dst = session_dst(p.device.identity.binding(), self.peer(sender).device.identity.binding())
+        if self.deferred:
+            raise VectorError("seal_at makes PQ3 messages only")
         header = sending.header
+        dst = self._dst(sender)
         ctx = SendingChain(header.encode(), header.signature_tail(dst), header.ecdh_public_key)
         wire, _ = PythonHotPath().seal(
             ck, index, ctx, b"", plaintext, p.device.signing_key, deterministic=True
@@ -418,7 +499,7 @@ class ConversationBuilder:
     def test(self, tc_id: int, comment: str, flags: list[str]) -> Json:
         if SEED_LOG is not None:
             SEED_LOG.append(self.name)
-        return {
+        out = {
             "tcId": tc_id,
             "comment": comment,
             "flags": flags,
@@ -428,3 +509,6 @@ class ConversationBuilder:
             "responder": self.parties[RESPONDER].json,
             "steps": self.steps,
         }
+        if self.profile is not None:
+            out["profile"] = profile_json(self.profile)
+        return out

@@ -14,6 +14,7 @@ from ..constants import (
     MAX_FORWARD_JUMP,
 )
 from ..policy import RekeyPolicy
+from ..profile import Profile
 from . import schemas as sc
 from .common import (
     SEED_PREFIX,
@@ -40,8 +41,11 @@ def turns(c: ConversationBuilder, runs: Iterable[int], first: str = B) -> None:
         sender = c.peer(sender).role
 
 
-def started(name: str, policy: RekeyPolicy, first_runs: int = 1) -> ConversationBuilder:
-    c = ConversationBuilder(name, policy, SEED_PREFIX)
+def started(
+    name: str, policy: RekeyPolicy, first_runs: int = 1, profile: Profile | None = None
+) -> ConversationBuilder:
+    """A session whose initiator's first `first_runs` messages the responder has opened."""
+    c = ConversationBuilder(name, policy, SEED_PREFIX, profile)
     c.initiate()
     for _ in range(first_runs):
         c.deliver(B, c.send(A))

@@ -22,6 +22,8 @@ from .common import (
     IDENTITY,
     MESSAGE_KEY,
     PINNED_CHOICE,
+    PROFILE_TRANSPORT,
+    PROFILE_TRANSPORT_NEGATIVE,
     ROOT_KEY,
     SCHEMAS_DIR,
     SESSION_STATE,
@@ -37,6 +39,8 @@ from .messages import signature_file, wire_file
 from .negatives import negative_file
 from .notes import NOTES
 from .pinned import pinned_choice_file
+from .transport_negatives import transport_negative_file
+from .transports import transport_file
 
 # ── The whole set ───────────────────────────────────────────────────────────────────────
 
@@ -53,10 +57,18 @@ BUILDERS: dict[str, Callable[[], Json]] = {
     BUNDLE: bundle_file,
     SESSION_STATE: session_state_file,
     DEVICE_STATE: device_state_file,
+    PROFILE_TRANSPORT: transport_file,
+    PROFILE_TRANSPORT_NEGATIVE: transport_negative_file,
 }
 
 
-CONVERSATION_FILES = (CONVERSATION, CONVERSATION_NEGATIVE, PINNED_CHOICE)
+CONVERSATION_FILES = (
+    CONVERSATION,
+    CONVERSATION_NEGATIVE,
+    PINNED_CHOICE,
+    PROFILE_TRANSPORT,
+    PROFILE_TRANSPORT_NEGATIVE,
+)
 
 
 def seed_names() -> dict[str, list[str]]:

@@ -184,4 +184,58 @@ NOTES: dict[str, tuple[str, str]] = {
         "CAN_OF_WORMS",
         "An ML-KEM-1024 prekey failing the FIPS 203 modulus check.",
     ),
+    # Profiles: the first and chunked transports (spec/10-profiles.md §3.2-§3.4).
+    "InOrder": ("BASIC", "Every message delivered once, in order."),
+    "LostFirstMessage": (
+        "FUNCTIONALITY",
+        "first: the one message of a chain that carries KEM material is lost; the material "
+        "rides again on the sender's next chain.",
+    ),
+    "LateFirstMessage": (
+        "FUNCTIONALITY",
+        "first: the message carrying KEM material arrives after later messages of its chain.",
+    ),
+    "ChunkLoss": ("FUNCTIONALITY", "chunked: messages carrying chunks are lost."),
+    "RepairChunks": (
+        "EDGE_CASE",
+        "chunked: material rebuilt from a set of k chunks that includes repair chunks "
+        "(index k or above), not from the k systematic ones.",
+    ),
+    "MidChainAnswer": (
+        "EDGE_CASE",
+        "The peer's key becomes whole while the answerer's sending chain is open: the answer "
+        "is encapsulated (kemCoins drawn alone) and its material sent in the middle of it.",
+    ),
+    "ForgedChunk": (
+        "CAN_OF_WORMS",
+        "chunked: a validly signed chunk with changed bytes completes a material whose "
+        "SHA-256 does not match its id: InconsistentChunkError, nothing kept.",
+    ),
+    "ForeignChunk": (
+        "CAN_OF_WORMS",
+        "chunked: a chunk whose material id is not the one its block names.",
+    ),
+    "StrippedBlock": (
+        "DOWNGRADE",
+        "The transport block emptied without signing again: the signature covers it.",
+    ),
+    "ModifiedBlock": (
+        "MODIFIED_SIGNATURE",
+        "One byte of the transport block changed without signing again.",
+    ),
+    "ForgedMark": (
+        "DOWNGRADE",
+        "A chain header marked mixed (flag 0x10) that names no answer the receiver holds.",
+    ),
+    "UnrequestedAnswer": (
+        "DOWNGRADE",
+        "A block answering a request the receiver never made.",
+    ),
+    "KemInHeader": (
+        "MALFORMED",
+        "A deferred profile's chain header with flag 0x02 or 0x04: its KEM material rides "
+        "only in the transport block.",
+    ),
+    "MarkUnderPq3": ("MALFORMED", "Flag 0x10 (mixed) on a PQ3 message."),
+    "UnknownBlockFlags": ("MALFORMED", "A transport block with a flag bit no transport defines."),
 }

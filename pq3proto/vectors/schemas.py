@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from .. import errors
+from ..profile import TRANSPORTS
 from .common import Json
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -52,6 +53,7 @@ SIGNATURE_TYPE = "SignedLayoutTest"
 WIRE_TYPE = "WireFormatTest"
 CONVERSATION_TYPE = "ConversationTest"
 PINNED_CHOICE_TYPE = "PinnedChoiceTest"
+PROFILE_CONVERSATION_TYPE = "ProfileConversationTest"
 IDENTITY_TYPE = "IdentityDecodeTest"
 BUNDLE_TYPE = "BundleDecodeTest"
 SESSION_STATE_TYPE = "SessionStateTest"
@@ -120,6 +122,27 @@ FLAGS: dict[str, tuple[str, ...]] = {
         "KnownChainHeader",
         "ContinuationChain",
     ),
+    PROFILE_CONVERSATION_TYPE: (
+        "InOrder",
+        "PqRekey",
+        "LostFirstMessage",
+        "LateFirstMessage",
+        "ChunkLoss",
+        "OutOfOrder",
+        "RepairChunks",
+        "MidChainAnswer",
+        "Restore",
+        "ForgedChunk",
+        "ForeignChunk",
+        "StrippedBlock",
+        "ModifiedBlock",
+        "ForgedMark",
+        "UnrequestedAnswer",
+        "KemInHeader",
+        "MarkUnderPq3",
+        "UnknownBlockFlags",
+        "Replay",
+    ),
     IDENTITY_TYPE: (
         "ValidIdentity",
         "UnknownVersion",
@@ -169,6 +192,7 @@ ALGORITHMS = {
     WIRE_TYPE: "PQ3 message wire format",
     CONVERSATION_TYPE: "PQ3 sessions (P-256, ML-KEM-768, ML-KEM-1024)",
     PINNED_CHOICE_TYPE: "PQ3 sessions: the choices spec 1.1 pins",
+    PROFILE_CONVERSATION_TYPE: "pq3proto profiles: the first and chunked transports (ML-KEM)",
     IDENTITY_TYPE: "pq3proto public identity encoding",
     BUNDLE_TYPE: "pq3proto prekey bundle encoding",
     SESSION_STATE_TYPE: "pq3proto persisted session state",
@@ -434,13 +458,26 @@ def _conversation(test_type: str = CONVERSATION_TYPE) -> Json:
         ),
     }
     age = (
-        _int(nullable=True)
-        if test_type == CONVERSATION_TYPE
-        else {"type": ["number", "null"], "minimum": 0}
+        {"type": ["number", "null"], "minimum": 0}
+        if test_type == PINNED_CHOICE_TYPE
+        else _int(nullable=True)
     )
+    profile: Json = {}
+    if test_type == PROFILE_CONVERSATION_TYPE:
+        profile["profile"] = _obj(
+            {
+                "id": _hex(),
+                "startKem": _str(),
+                "rekeyKem": _str(),
+                "transport": {"enum": list(TRANSPORTS)},
+                "chunkSize": _int(0xFFFF, nullable=True),
+                "chunkExpansion": _int(0xFF, nullable=True),
+            }
+        )
     return _file_schema(
         test_type,
         {
+            **profile,
             "policy": _obj({"everyMessages": _int(nullable=True), "maxAgeSeconds": age}),
             "initiator": party,
             "responder": party,
@@ -546,6 +583,7 @@ SCHEMAS: dict[str, Json] = {
         (WIRE_TYPE, _wire),
         (CONVERSATION_TYPE, _conversation),
         (PINNED_CHOICE_TYPE, lambda: _conversation(PINNED_CHOICE_TYPE)),
+        (PROFILE_CONVERSATION_TYPE, lambda: _conversation(PROFILE_CONVERSATION_TYPE)),
         (IDENTITY_TYPE, _identity_decode),
         (BUNDLE_TYPE, _bundle_decode),
         (SESSION_STATE_TYPE, _session_state),

@@ -29,6 +29,7 @@ from ..kdf import (
 )
 from ..message import hot_path
 from ..primitives import P256PrivateKey, Verifier, aes256_ctr
+from ..profile import PQ3
 from ..session import Session
 from ..wire import ChainHeader, ParsedMessage, encode_message, parse_message, signature_body
 from . import schemas as sc
@@ -44,7 +45,7 @@ from .common import (
     unhex,
     unhex_opt,
 )
-from .conversation import INITIATOR, RESPONDER, policy_from_json
+from .conversation import INITIATOR, RESPONDER, policy_from_json, profile_from_json
 from .validator import validate
 from .verify_state import STATE_CHECKS
 
@@ -251,13 +252,15 @@ class _Replayed:
     session: Session | None = None
 
 
-def _randomness(value: Json) -> list[tuple[str, bytes]]:
+# The order this package draws a step's values in (spec/test-vectors.md, Randomness): an
+# encrypt under `first` or `chunked` opens its request before it answers the peer's.
+DRAW_ORDER = ("ecdhScalar", "kemCoins", "kemSeed")
+DEFERRED_ENCRYPT_ORDER = ("ecdhScalar", "kemSeed", "kemCoins")
+
+
+def _randomness(value: Json, order: tuple[str, ...] = DRAW_ORDER) -> list[tuple[str, bytes]]:
     """The named random values of one step, in the order the protocol draws them."""
-    return [
-        (name, unhex(value[name], name))
-        for name in ("ecdhScalar", "kemCoins", "kemSeed")
-        if value[name] is not None
-    ]
+    return [(name, unhex(value[name], name)) for name in order if value[name] is not None]
 
 
 class _Conversation:
@@ -266,17 +269,23 @@ class _Conversation:
     def __init__(self, t: Json) -> None:
         self.t = t
         self.policy = policy_from_json(t["policy"])
+        self.profile = profile_from_json(t["profile"]) if "profile" in t else None
+        self.wire_profile = PQ3 if self.profile is None else self.profile
+        self.encrypt_order = DRAW_ORDER
+        if self.wire_profile.transport != "repeat":
+            self.encrypt_order = DEFERRED_ENCRYPT_ORDER
         self.wires: list[bytes] = []
         self.parties = {role: self._device(t[role]) for role in (INITIATOR, RESPONDER)}
 
-    @staticmethod
-    def _device(p: Json) -> _Replayed:
+    def _device(self, p: Json) -> _Replayed:
         rng = ScriptedRandom()
         rng.load(
             (name, unhex(p[name], name))
             for name in ("identityScalar", "prekeyScalar", "prekeyKemSeed")
         )
-        device = Device.generate_deterministic_for_tests(p["uri"], p["deviceId"], rng)
+        device = Device.generate_deterministic_for_tests(
+            p["uri"], p["deviceId"], rng, profile=self.profile
+        )
         rng.expect_empty()
         _same("publicIdentity", device.public_identity(), p["publicIdentity"])
         _same("prekeyBundle", device.prekey_bundle(), p["prekeyBundle"])
@@ -325,7 +334,7 @@ class _Conversation:
         if step["message"] != len(self.wires):
             raise VectorError("message ids must count the encrypt steps from 0")
         session = self._session(p)
-        p.rng.load(_randomness(step["randomness"]))
+        p.rng.load(_randomness(step["randomness"], self.encrypt_order))
         wire = session.encrypt(
             unhex(step["plaintext"], "plaintext"), unhex(step["authData"], "authData")
         )
@@ -389,7 +398,7 @@ class _Conversation:
         p.session, pt = res[0], res[1]
         if len(res) > 2:  # the device's new value, once accept returns it
             p.device = res[2]
-        self._outputs(step, True, pt, parse_message(wire).auth_data)
+        self._outputs(step, True, pt, parse_message(wire, self.wire_profile).auth_data)
 
     def _restore(self, step: Json, p: _Replayed) -> None:
         blob = self._session(p).to_bytes()
@@ -409,6 +418,7 @@ CHECKS: dict[str, Callable[[Json], None]] = {
     sc.WIRE_TYPE: check_wire,
     sc.CONVERSATION_TYPE: check_conversation,
     sc.PINNED_CHOICE_TYPE: check_conversation,
+    sc.PROFILE_CONVERSATION_TYPE: check_conversation,
     **STATE_CHECKS,
 }
 _TYPES = {sc.schema_file(t): t for t in CHECKS}
