@@ -87,27 +87,30 @@ def profile_from_json(value: Json) -> Profile:
     return profile
 
 
-def _scalar(draw: Draw) -> str:
-    if draw.n != P256_SCALAR_SIZE or not 1 <= int.from_bytes(draw.data, "big") < P256_ORDER:
-        raise VectorError("an operation's first draw is not a usable P-256 scalar")
-    return h(draw.data)
+_DRAW_SIZES = {"ecdhScalar": P256_SCALAR_SIZE, "kemCoins": KEM_COINS_SIZE, "kemSeed": KEM_SEED_SIZE}
+
+
+def _label(draws: list[Draw], names: tuple[str, ...]) -> Json:
+    """Name the draws of one operation: each name in turn takes the next draw if its size
+    fits. A P-256 scalar outside [1, n-1] would be drawn again; vectors never contain one."""
+    out: Json = dict.fromkeys(_DRAW_SIZES)
+    rest = list(draws)
+    for name in names:
+        if rest and rest[0].n == _DRAW_SIZES[name]:
+            data = rest.pop(0).data
+            if name == "ecdhScalar" and not 1 <= int.from_bytes(data, "big") < P256_ORDER:
+                raise VectorError("a drawn P-256 scalar is out of range")
+            out[name] = h(data)
+    if rest:
+        raise VectorError(f"unexpected draw sizes {[d.n for d in draws]}")
+    return out
 
 
 def label_draws(draws: list[Draw]) -> Json:
-    """Name the draws of one operation: ecdhScalar (32), then kemCoins (32), then kemSeed (64).
-
-    A P-256 scalar outside [1, n-1] would be drawn again; vectors never contain one.
-    """
-    out: Json = {"ecdhScalar": None, "kemCoins": None, "kemSeed": None}
-    rest = list(draws)
-    if rest:
-        out["ecdhScalar"] = _scalar(rest.pop(0))
-    if rest and rest[0].n == KEM_COINS_SIZE:
-        out["kemCoins"] = h(rest.pop(0).data)
-    if rest and rest[0].n == KEM_SEED_SIZE:
-        out["kemSeed"] = h(rest.pop(0).data)
-    if rest:
-        raise VectorError(f"unexpected draw sizes {[d.n for d in draws]}")
+    """Name the draws of a PQ3 operation: ecdhScalar (32), then kemCoins (32), then kemSeed (64)."""
+    out = _label(draws, ("ecdhScalar", "kemCoins", "kemSeed"))
+    if draws and out["ecdhScalar"] is None:
+        raise VectorError("an operation's first draw is not a P-256 scalar")
     return out
 
 
@@ -115,18 +118,11 @@ def label_deferred_draws(draws: list[Draw], new_chain: bool) -> Json:
     """Name the draws of one encrypt under `first` or `chunked` (spec/10-profiles.md §3.2):
     ecdhScalar when it starts a chain, then kemSeed when that chain opens a request, then
     kemCoins when the message answers a whole key of the peer's, possibly mid-chain."""
-    out: Json = {"ecdhScalar": None, "kemCoins": None, "kemSeed": None}
-    rest = list(draws)
-    if new_chain:
-        if not rest:
-            raise VectorError("a new chain drew no ratchet scalar")
-        out["ecdhScalar"] = _scalar(rest.pop(0))
-        if rest and rest[0].n == KEM_SEED_SIZE:
-            out["kemSeed"] = h(rest.pop(0).data)
-    if rest and rest[0].n == KEM_COINS_SIZE:
-        out["kemCoins"] = h(rest.pop(0).data)
-    if rest:
-        raise VectorError(f"unexpected draw sizes {[d.n for d in draws]}")
+    if not new_chain:
+        return _label(draws, ("kemCoins",))
+    out = _label(draws, ("ecdhScalar", "kemSeed", "kemCoins"))
+    if out["ecdhScalar"] is None:
+        raise VectorError("a new chain drew no ratchet scalar")
     return out
 
 
