@@ -52,7 +52,7 @@ from .primitives import SYSTEM_RANDOM, RandomSource
 from .session import Session, SessionStats
 from .state import decode_session_state
 from .store_schema import SCHEMA_VERSION, StoreError, configure, create_or_migrate
-from .wire import parse_message
+from .wire import chain_of, parse_message
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -325,11 +325,11 @@ class SessionStore:
             identity = PublicIdentity.decode(peer) if isinstance(peer, bytes) else None
             name = str(identity) if identity is not None else str(peer)
             device = self._load_device(db, local)
-            msg = parse_message(wire)
-            is_start = msg.header.prekey_hash is not None
+            # Each session parses the message under its own profile; routing needs only the
+            # chain's point and whether it starts a session.
+            is_start, point = chain_of(wire)
             rows = self._rows(db, local, name)
             tried = [(row, self._live_session(row, device)) for row in rows]
-            point = msg.header.ecdh_public_key
             live = [t for t in tried if t[1].state.ratchet.find_chain(point) >= 0]
             retired = [t for t in tried if point in t[1].state.ratchet.retired]
             candidates = live or ([] if is_start else retired or tried)

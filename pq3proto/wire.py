@@ -185,7 +185,8 @@ def read_chain_header(r: Reader, profile: Profile | None = None) -> ChainHeader:
     return _read_header(r, profile)[0]
 
 
-def _read_header(r: Reader, profile: Profile | None) -> tuple[ChainHeader, Profile]:
+def _read_prefix(r: Reader) -> tuple[int, bytes]:
+    """Version, flags and ecdhPK: what every profile's chain header begins with."""
     version = r.u8("version")
     if version != WIRE_VERSION:
         raise UnsupportedVersionError(f"message version {version} is not supported")
@@ -194,7 +195,18 @@ def _read_header(r: Reader, profile: Profile | None) -> tuple[ChainHeader, Profi
         raise MalformedInputError(f"message has unknown flags {flags:#04x}")
     if flags & FLAG_SESSION_START and flags & FLAG_KEM_CIPHERTEXT:
         raise MalformedInputError("a session-start chain cannot answer a rekey")
-    ecdh_pk = r.take(P256_POINT_SIZE, "ecdhPK")
+    return flags, r.take(P256_POINT_SIZE, "ecdhPK")
+
+
+def chain_of(data: bytes) -> tuple[bool, bytes]:
+    """(whether it starts a session, its ecdhPK) of a message whose profile is not known yet
+    (04-wire-format.md §1): for routing it to a session, which then parses it whole."""
+    flags, ecdh_pk = _read_prefix(Reader(data, "message"))
+    return bool(flags & FLAG_SESSION_START), ecdh_pk
+
+
+def _read_header(r: Reader, profile: Profile | None) -> tuple[ChainHeader, Profile]:
+    flags, ecdh_pk = _read_prefix(r)
     profile_id = None
     if flags & FLAG_PROFILE:
         if not flags & FLAG_SESSION_START:
