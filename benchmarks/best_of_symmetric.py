@@ -14,7 +14,8 @@ import time
 
 from pq3proto import native
 from pq3proto.benchmarks_support import make_pair, one_way_chain
-from pq3proto.message import PackedBatch, hot_path
+from pq3proto.message import PackedBatch
+from pq3proto.paths import hot_path
 from pq3proto.wire import parse_message
 
 ROUNDS = 200

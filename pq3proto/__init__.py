@@ -54,7 +54,8 @@ from .errors import (
 from .identity import Device, PrekeyBundle, PublicIdentity
 from .policy import RekeyPolicy
 from .profile import Profile
-from .session import Session, SessionStats
+from .session import Session
+from .session_state import SessionStats
 from .store import StoreError
 
 __version__ = "0.1.0"

@@ -33,7 +33,7 @@ from .cliargs import (
 )
 from .errors import PQ3Error
 from .identity import Device
-from .message import hot_path
+from .paths import hot_path
 from .policy import RekeyPolicy
 from .session import Session
 from .traffic import Traffic

@@ -2,7 +2,7 @@
 
 Owns: the report of the hot path and why, the KEM backends and the chosen one, liboqs, the
 library versions, and the advice; as text or as JSON (schema "pq3proto-doctor/1").
-Not: choosing a path or a backend (message.hot_path, kem.get_backend).
+Not: choosing a path or a backend (paths.hot_path, kem.get_backend).
 """
 
 from __future__ import annotations

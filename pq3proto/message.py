@@ -1,14 +1,14 @@
 """Sealing and opening messages under a chain key: the hot path (spec/03-ratchet.md §4).
 
 Owns: the symmetric step, message-key expansion, AES-256-CTR, the signed layout and its
-signature, for one message or a batch of one chain; and the choice between the pure-Python
-path (here) and the C path (native.py), which implement one interface and give equal bytes.
-Not: which chain a message belongs to, the ECDH or PQ steps, or any stored state.
+signature, for one message or a batch of one chain, on the pure-Python path (here); the C
+path (native.py) implements the same interface and gives equal bytes.
+Not: which chain a message belongs to, the ECDH or PQ steps, any stored state, or which path
+sessions use (paths.py).
 """
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +29,6 @@ from .constants import (
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
     AuthenticationError,
-    BackendUnavailableError,
     MalformedInputError,
     MisuseError,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "PackedBatch",
     "PythonHotPath",
     "SendingChain",
-    "hot_path",
     "sign_prehashed_deterministic",
 ]
 
@@ -421,24 +419,3 @@ def _packed_message(wire: bytes, index: int, header: bytes) -> ParsedMessage:
 
 
 PYTHON = PythonHotPath()
-
-
-def hot_path() -> HotPath:
-    """The path selected by PQ3PROTO_NATIVE: '0' Python, '1' native (or fail), unset: best."""
-    choice = os.environ.get("PQ3PROTO_NATIVE", "").strip()
-    if choice == "0":
-        return PYTHON
-    if choice not in ("", "1"):
-        raise MisuseError("PQ3PROTO_NATIVE must be 0, 1 or unset")
-    try:
-        from . import native
-    except ImportError:  # pragma: no cover - the module ships with the package
-        native = None  # type: ignore[assignment]
-    if native is not None and native.available():
-        return native.NATIVE
-    if choice == "1":
-        reason = native.unavailable_reason() if native is not None else "no native module"
-        raise BackendUnavailableError(
-            f"PQ3PROTO_NATIVE=1 but the native extension is not loaded: {reason}"
-        )
-    return PYTHON

@@ -3,13 +3,14 @@
 Owns: loading the optional extension `_pq3proto_native`, mapping its return codes to
 pq3proto.errors, per-thread C contexts, and NATIVE: the same bytes and the same failures as
 message.PythonHotPath, with one C call per message or per batch.
-Not: the C code (native/pq3native.c), the choice of path (message.hot_path), or RFC 6979
+Not: the C code (native/pq3native.c), the HotPath object sessions get (paths.py), or RFC 6979
 nonces, which OpenSSL 3.0 lacks: deterministic signatures are made here, in Python, over the
 digest the C computes.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from itertools import accumulate
 from typing import Any
@@ -36,6 +37,7 @@ from .errors import (
     PQ3Error,
 )
 from .message import (
+    PYTHON,
     PackedBatch,
     SendingChain,
     _trusted_batch,
@@ -83,11 +85,24 @@ def available() -> bool:
     return _ext is not None
 
 
+def selected() -> bool:
+    """Whether sessions use the C path now: PQ3PROTO_NATIVE '0' no, '1' yes (or
+    BackendUnavailableError if it did not load), unset: whenever it loaded."""
+    choice = os.environ.get("PQ3PROTO_NATIVE", "").strip()
+    if choice not in ("", "0", "1"):
+        raise MisuseError("PQ3PROTO_NATIVE must be 0, 1 or unset")
+    if choice == "0":
+        return False
+    if choice == "1" and not available():
+        raise BackendUnavailableError(
+            f"PQ3PROTO_NATIVE=1 but the native extension is not loaded: {_REASON}"
+        )
+    return available()
+
+
 def active_path() -> str:
     """The path sessions use now: "native" or "python", after PQ3PROTO_NATIVE."""
-    from .message import hot_path
-
-    return hot_path().name
+    return NATIVE.name if selected() else PYTHON.name
 
 
 def unavailable_reason() -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
@@ -32,13 +31,13 @@ from .handshake import respond as handshake_respond
 from .handshake import start_id
 from .identity import Device, PrekeyBundle, PublicIdentity
 from .kdf import session_dst
-from .message import HotPath, SendingChain, hot_path
+from .message import HotPath, SendingChain
+from .paths import hot_path
 from .policy import RekeyPolicy
 from .primitives import SYSTEM_RANDOM, RandomSource, sha384
 from .profile import PQ3, Profile
 from .ratchet import (
     NO_EFFECTS,
-    Effects,
     RatchetState,
     ReceiveChain,
     SendChain,
@@ -50,6 +49,8 @@ from .ratchet import (
     rekey_kem,
     start_sending_chain,
 )
+from .session_state import SessionState, SessionStats
+from .state import decode_session_state, encode_session_state
 from .trace import (
     KemMaterial,
     TraceEvent,
@@ -88,60 +89,6 @@ def close_sending_chain(ratchet: RatchetState) -> RatchetState:
     if ratchet.sending is None:
         return ratchet
     return evolve(ratchet, sending=None)
-
-
-@dataclass(frozen=True)
-class SessionStats:
-    """Counters of one side. wire_bytes and plaintext_bytes count messages this side sent."""
-
-    sent: int = 0
-    received: int = 0
-    ecdh_ratchets: int = 0
-    pq_rekeys: int = 0
-    wire_bytes: int = 0
-    plaintext_bytes: int = 0
-
-    def after_send(self, effects: Effects, wire_bytes: int, plaintext_bytes: int) -> SessionStats:
-        if effects is NO_EFFECTS:  # the per-message path: no dataclass __init__
-            return evolve(
-                self,
-                sent=self.sent + 1,
-                wire_bytes=self.wire_bytes + wire_bytes,
-                plaintext_bytes=self.plaintext_bytes + plaintext_bytes,
-            )
-        return SessionStats(
-            self.sent + 1,
-            self.received,
-            self.ecdh_ratchets + effects.ecdh_step,
-            self.pq_rekeys + effects.pq_mixed,
-            self.wire_bytes + wire_bytes,
-            self.plaintext_bytes + plaintext_bytes,
-        )
-
-    def after_receive(self, effects: Effects) -> SessionStats:
-        if effects is NO_EFFECTS:
-            return evolve(self, received=self.received + 1)
-        return SessionStats(
-            self.sent,
-            self.received + 1,
-            self.ecdh_ratchets + effects.ecdh_step,
-            self.pq_rekeys + effects.pq_mixed,
-            self.wire_bytes,
-            self.plaintext_bytes,
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class SessionState:
-    """The whole persisted value of a session; state.py encodes it."""
-
-    me: PublicIdentity
-    peer: PublicIdentity
-    initiator: bool
-    policy: RekeyPolicy
-    ratchet: RatchetState
-    stats: SessionStats
-    profile: Profile = PQ3
 
 
 class Session:
@@ -698,8 +645,6 @@ class Session:
 
     def to_bytes(self) -> bytes:
         """Serialize the session. The result holds secrets and must be stored as such."""
-        from .state import encode_session_state
-
         with self._lock:
             return encode_session_state(self._state)
 
@@ -724,8 +669,6 @@ class Session:
     def _from_bytes(
         cls, blob: bytes, device: Device, rng: RandomSource, clock: Clock | None
     ) -> Session:
-        from .state import decode_session_state
-
         state = decode_session_state(_as_bytes(blob, "session state"))
         if state.me != device.identity:
             raise MisuseError("session state belongs to another device")
@@ -741,8 +684,6 @@ class Session:
         transaction, and which loads and commits under one write lock: its blob cannot be
         behind a message already sealed, so continuing its sending chain is safe.
         """
-        from .state import decode_session_state
-
         state = decode_session_state(blob)
         if state.me != device.identity:
             raise MisuseError("session state belongs to another device")

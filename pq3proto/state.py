@@ -37,7 +37,7 @@ from .policy import RekeyPolicy
 from .primitives import P256PrivateKey, decode_point
 from .profile import PQ3, Profile
 from .ratchet import RatchetState, ReceiveChain, SendChain, rekey_kem
-from .session import SessionState, SessionStats
+from .session_state import SessionState, SessionStats
 from .transport import Answer, PendingMix, TransportState
 from .wire import read_chain_header
 

@@ -49,7 +49,8 @@ from .errors import IdentityChangedError, MisuseError, PQ3Error
 from .identity import Device, PublicIdentity
 from .policy import RekeyPolicy
 from .primitives import SYSTEM_RANDOM, RandomSource
-from .session import Session, SessionStats
+from .session import Session
+from .session_state import SessionStats
 from .state import decode_session_state
 from .store_schema import SCHEMA_VERSION, StoreError, configure, create_or_migrate
 from .wire import chain_of, parse_message

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pq3proto import errors, kdf, message, native, primitives
+from pq3proto import errors, kdf, native, paths, primitives
 from pq3proto.message import PYTHON, SendingChain
 from pq3proto.primitives import P256_ORDER, P256PrivateKey
 from pq3proto.wire import ChainHeader, ParsedMessage, parse_message, signature_body
@@ -274,11 +274,11 @@ def test_return_codes_map_in_one_place() -> None:
 @needs_native
 def test_hot_path_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PQ3PROTO_NATIVE", "1")
-    assert message.hot_path() is NATIVE
+    assert paths.hot_path() is NATIVE
     monkeypatch.setenv("PQ3PROTO_NATIVE", "0")
-    assert message.hot_path() is PYTHON
+    assert paths.hot_path() is PYTHON
     monkeypatch.delenv("PQ3PROTO_NATIVE")
-    assert message.hot_path() is NATIVE
+    assert paths.hot_path() is NATIVE
 
 
 def test_unavailable_is_explained() -> None:

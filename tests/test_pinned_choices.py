@@ -27,7 +27,8 @@ from pq3proto.handshake import start_id
 from pq3proto.identity import PrekeyBundle
 from pq3proto.policy import RekeyPolicy
 from pq3proto.primitives import decode_point, sha384
-from pq3proto.session import Session, SessionStats
+from pq3proto.session import Session
+from pq3proto.session_state import SessionStats
 from pq3proto.vectors import verify_state
 from pq3proto.vectors.verify import VerifyReport, verify_document
 from pq3proto.wire import ParsedMessage

@@ -21,7 +21,7 @@ from pq3proto import RekeyPolicy
 from pq3proto.experiments.adversary import Adversary, Knowledge, Transcript
 from pq3proto.experiments.run import Recording, record_conversation
 from pq3proto.kdf import chain_step, message_keys
-from pq3proto.session import SessionState
+from pq3proto.session_state import SessionState
 from pq3proto.state import encode_session_state
 
 MESSAGES = 48

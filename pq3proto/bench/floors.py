@@ -20,7 +20,7 @@ from .. import kem
 from ..benchmarks_support import check_path, make_pair, one_way_chain
 from ..constants import DEFAULT_REKEY_KEM, KEM_SEED_SIZE
 from ..kdf import chain_step, message_keys, root_and_chain_key
-from ..message import hot_path
+from ..paths import hot_path
 from ..policy import RekeyPolicy
 from ..primitives import SYSTEM_RANDOM, P256PrivateKey, Verifier, aes256_ctr, ct_equal
 from ..wire import parse_message, signature_body

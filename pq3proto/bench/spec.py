@@ -15,7 +15,7 @@ from typing import Protocol
 from ..constants import DEFAULT_REKEY_KEM, DEFAULT_START_KEM
 from ..errors import PQ3Error
 from ..profile import Profile, Transport
-from ..session import SessionStats
+from ..session_state import SessionStats
 
 SCHEMA = "pq3proto-bench/2"
 WORKLOADS = ("symmetric", "full", "pingpong", "fanout")

@@ -12,7 +12,8 @@ import time
 from ..benchmarks_support import check_path, make_pair, make_pair_between, one_way_chain
 from ..errors import MisuseError
 from ..identity import Device
-from ..message import PackedBatch, SendingChain, hot_path
+from ..message import PackedBatch, SendingChain
+from ..paths import hot_path
 from ..policy import RekeyPolicy
 from ..session import Session
 from ..wire import parse_message

@@ -33,7 +33,7 @@ from ..kdf import (
 )
 from ..primitives import P256PrivateKey, aes256_ctr, ct_equal
 from ..profile import PQ3, Profile
-from ..session import SessionState
+from ..session_state import SessionState
 from ..transport import Material
 from ..wire import ChainHeader, ParsedMessage, parse_message
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from ..identity import PublicIdentity
 from ..policy import RekeyPolicy
 from ..profile import Profile
-from ..session import Session, SessionState
+from ..session import Session
+from ..session_state import SessionState
 from .adversary import Adversary, Knowledge, Sent, Transcript, scalar_of
 from .delivery import NetworkConditions
 from .traced import TracedRun, run_traced

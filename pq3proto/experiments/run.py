@@ -18,7 +18,8 @@ from typing import Any
 from ..identity import Device
 from ..policy import RekeyPolicy
 from ..primitives import TestingOnlyDeterministicRandom
-from ..session import Session, SessionState
+from ..session import Session
+from ..session_state import SessionState
 from .adversary import Adversary, Knowledge, Sent, Transcript, scalar_of
 from .attacks import AttackOutcome, directory_attacks, downgrade_and_replay_attacks
 from .delivery import PATTERNS, traffic

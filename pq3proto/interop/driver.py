@@ -18,7 +18,7 @@ from typing import IO, Any
 from .. import __version__
 from ..errors import MisuseError, PQ3Error
 from ..identity import Device
-from ..message import hot_path
+from ..paths import hot_path
 from ..policy import RekeyPolicy
 from ..primitives import TestingOnlyDeterministicRandom
 from ..profile import Profile

@@ -34,7 +34,8 @@ from ..policy import RekeyPolicy
 from ..primitives import P256_ORDER, P256PrivateKey
 from ..profile import PQ3
 from ..ratchet import evolve
-from ..session import Session, SessionState
+from ..session import Session
+from ..session_state import SessionState
 from ..state import decode_session_state, encode_session_state
 from ..wire import parse_message
 from . import schemas as sc

@@ -27,7 +27,7 @@ from ..kdf import (
     session_dst,
     session_start_dst,
 )
-from ..message import hot_path
+from ..paths import hot_path
 from ..primitives import P256PrivateKey, Verifier, aes256_ctr
 from ..profile import PQ3
 from ..session import Session
