@@ -8,13 +8,12 @@ Not: any backend (kem.py, kem_liboqs.py) or backend selection (kem.py).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from . import native
+from . import native_ext
 from .constants import (
     KEM_SEED_SIZE,
     MLKEM512_CIPHERTEXT_SIZE,
@@ -79,7 +78,7 @@ def check_public_key(params: KemParams, public_key: bytes) -> None:
 
     ByteEncode12(ByteDecode12(x)) == x holds exactly when each 12-bit coefficient of x is
     below q, so the coefficients are compared directly: in one C loop when the native path
-    is in use (native.mlkem_modulus_check: 2 µs a key), else with numpy (9 µs).
+    is in use (native_ext.mlkem_modulus_check: 2 µs a key), else with numpy (9 µs).
     """
     check_known(params)
     if len(public_key) != params.public_key_size:
@@ -88,16 +87,15 @@ def check_public_key(params: KemParams, public_key: bytes) -> None:
             f"got {len(public_key)}"
         )
     t_hat = bytes(public_key[: len(public_key) - _RHO_SIZE])
-    bad = native.mlkem_modulus_check(t_hat) if _native_check() else _modulus_check_numpy(t_hat)
+    if native_ext.selected():
+        bad = native_ext.mlkem_modulus_check(t_hat)
+    else:
+        bad = _modulus_check_numpy(t_hat)
     if bad >= 0:
         raise InvalidKeyError(
             f"{params.name} public key fails the modulus check at coefficient {bad}"
         )
 
-
-def _native_check() -> bool:
-    """The C check runs where the C hot path would: extension loaded, PQ3PROTO_NATIVE not 0."""
-    return native.available() and os.environ.get("PQ3PROTO_NATIVE", "").strip() != "0"
 
 
 def _modulus_check_numpy(t_hat: bytes) -> int:

@@ -33,7 +33,15 @@ from .errors import (
     MisuseError,
 )
 from .kdf import chain_step, message_keys, root_and_chain_key
-from .primitives import P256PrivateKey, RandomSource, Verifier, aes256_ctr, ct_equal
+from .primitives import (
+    P256_HALF_ORDER,
+    P256_ORDER,
+    P256PrivateKey,
+    RandomSource,
+    Verifier,
+    aes256_ctr,
+    ct_equal,
+)
 from .wire import ChainHeader, ParsedMessage, encode_message, signature_body
 
 __all__ = [
@@ -222,8 +230,6 @@ def sign_prehashed_deterministic(key: P256PrivateKey, digest: bytes) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-    from .primitives import P256_HALF_ORDER, P256_ORDER
 
     algo = ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True)
     der = key._key.sign(digest, algo)

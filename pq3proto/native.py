@@ -1,16 +1,16 @@
 """The C per-message hot path behind the HotPath interface (spec/03-ratchet.md §4).
 
-Owns: loading the optional extension `_pq3proto_native`, mapping its return codes to
-pq3proto.errors, per-thread C contexts, and NATIVE: the same bytes and the same failures as
-message.PythonHotPath, with one C call per message or per batch.
-Not: the C code (native/pq3native.c), the HotPath object sessions get (paths.py), or RFC 6979
+Owns: per-thread C contexts, the C keys, the ratchet's C ECDH step, and NATIVE: the same
+bytes and the same failures as message.PythonHotPath, with one C call per message or per
+batch.
+Not: loading the extension and mapping its return codes (native_ext.py), the C code
+(native/pq3native.c), the HotPath object sessions get (paths.py), or RFC 6979
 nonces, which OpenSSL 3.0 lacks: deterministic signatures are made here, in Python, over the
 digest the C computes.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from itertools import accumulate
 from typing import Any
@@ -30,11 +30,9 @@ from .constants import (
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
     AuthenticationError,
-    BackendUnavailableError,
     InvalidKeyError,
     MalformedInputError,
     MisuseError,
-    PQ3Error,
 )
 from .message import (
     PYTHON,
@@ -44,6 +42,19 @@ from .message import (
     check_consecutive,
     sign_prehashed_deterministic,
 )
+from .native_ext import NULL as _NULL
+from .native_ext import alloc as _alloc
+from .native_ext import as_bytes as _bytes
+from .native_ext import (
+    available,
+    mlkem_modulus_check,
+    selected,
+    unavailable_reason,
+)
+from .native_ext import ffi as _ffi
+from .native_ext import lib as _lib
+from .native_ext import raise_code as _raise
+from .native_ext import require as _require
 from .primitives import P256PrivateKey, RandomSource, draw_scalar
 from .wire import ParsedMessage
 
@@ -60,74 +71,18 @@ __all__ = [
     "mlkem_modulus_check",
     "p256_public",
     "root_and_chain_key",
+    "selected",
     "unavailable_reason",
 ]
 
-try:
-    import _pq3proto_native as _ext
-except ImportError as exc:  # the extension is optional: pip installs without a compiler
-    _ext = None
-    _REASON = f"the C extension _pq3proto_native is not importable ({exc})"
-else:
-    _REASON = ""
-
-_ffi: Any = _ext.ffi if _ext is not None else None
-_lib: Any = _ext.lib if _ext is not None else None
-_alloc: Any = _ffi.new_allocator(should_clear_after_alloc=False) if _ffi is not None else None
-_NULL: Any = _ffi.NULL if _ffi is not None else None
 _U32_MAX = 0xFFFF_FFFF
 _DIGEST_SIZE = 32
 _ZERO_POINT = bytes(P256_POINT_SIZE)
 
 
-def available() -> bool:
-    """True if the compiled extension loaded; says nothing of which path is in use."""
-    return _ext is not None
-
-
-def selected() -> bool:
-    """Whether sessions use the C path now: PQ3PROTO_NATIVE '0' no, '1' yes (or
-    BackendUnavailableError if it did not load), unset: whenever it loaded."""
-    choice = os.environ.get("PQ3PROTO_NATIVE", "").strip()
-    if choice not in ("", "0", "1"):
-        raise MisuseError("PQ3PROTO_NATIVE must be 0, 1 or unset")
-    if choice == "0":
-        return False
-    if choice == "1" and not available():
-        raise BackendUnavailableError(
-            f"PQ3PROTO_NATIVE=1 but the native extension is not loaded: {_REASON}"
-        )
-    return available()
-
-
 def active_path() -> str:
     """The path sessions use now: "native" or "python", after PQ3PROTO_NATIVE."""
     return NATIVE.name if selected() else PYTHON.name
-
-
-def unavailable_reason() -> str:
-    """Why the extension is not available; empty when it is."""
-    return _REASON
-
-
-# ── Return codes: the one place they become exceptions ─────────────────────────────────
-
-
-def _raise(rc: int, what: str) -> None:
-    """Map a negative pq3_ return code to the pq3proto.errors class of that failure."""
-    if rc == _lib.PQ3_ERR_AUTH:
-        raise AuthenticationError(f"{what}: signature does not verify or is not canonical")
-    if rc == _lib.PQ3_ERR_INDICATOR:
-        raise AuthenticationError(f"{what}: key indicator does not match the derived message key")
-    if rc == _lib.PQ3_ERR_LENGTH:
-        raise MalformedInputError(f"{what}: a length does not fit the message format")
-    if rc == _lib.PQ3_ERR_KEY:
-        raise InvalidKeyError(f"{what}: not a valid P-256 key")
-    if rc == _lib.PQ3_ERR_ARGUMENT:
-        raise MisuseError(f"{what}: missing argument")
-    if rc == _lib.PQ3_ERR_BATCH:
-        raise MisuseError(f"{what}: not the next message of the given chain")
-    raise PQ3Error(f"{what}: libcrypto failure (code {rc})")
 
 
 def _need(data: bytes, size: int, what: str) -> None:
@@ -148,10 +103,6 @@ def _check_signed_fields(msg: ParsedMessage) -> None:
         len(msg.header.ecdh_public_key) != P256_POINT_SIZE
     ):
         raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
-
-
-def _bytes(data: bytes) -> bytes:
-    return data if type(data) is bytes else bytes(data)
 
 
 # ── Keys ───────────────────────────────────────────────────────────────────────────────
@@ -196,11 +147,6 @@ class NativeVerifier:
         self._ptr: Any = _ffi.gc(out[0], _lib.pq3_verifier_free)
         self._lock = threading.Lock()
         self.point = point
-
-
-def _require() -> None:
-    if _ext is None:
-        raise BackendUnavailableError(f"native hot path unavailable: {_REASON}")
 
 
 class _ThreadState(threading.local):
@@ -314,22 +260,6 @@ def ecdh_root_step(
     if rc:
         _raise_point(rc, "ECDH step")
     return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
-
-
-def mlkem_modulus_check(t_hat: bytes) -> int:
-    """FIPS 203 §7.2 modulus check of ByteEncode12 bytes: -1 if every coefficient < q, else
-    the index of the first that is not (kem.check_public_key's check, in one C loop)."""
-    _require()
-    if len(t_hat) % 3:
-        raise MalformedInputError("ByteEncode12 data must be a multiple of 3 bytes")
-    bad = _ffi.new("size_t *")
-    t_hat = _bytes(t_hat)
-    rc = _lib.pq3_mlkem_modulus_check(bad, t_hat, len(t_hat))
-    if rc == _lib.PQ3_ERR_KEY:
-        return int(bad[0])
-    if rc:
-        _raise(rc, "ML-KEM key check")
-    return -1
 
 
 def floor_symmetric(chain_key: bytes, plaintext: bytes, n: int) -> bytes:
