@@ -18,6 +18,7 @@ from .constants import (
     CHAIN_KEY_SIZE,
     ECDH_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
+    LENGTH_PREFIX_SIZE,
     MAX_AUTH_DATA_LENGTH,
     MAX_KEM_SHARED_SECRET_SIZE,
     MAX_PLAINTEXT_LENGTH,
@@ -76,6 +77,9 @@ _NULL: Any = _ffi.NULL if _ffi is not None else None
 _U32_MAX = 0xFFFF_FFFF
 _DIGEST_SIZE = 32
 _ZERO_POINT = bytes(P256_POINT_SIZE)
+# After the chain header: index, indicator, then lp(auth data); lp(ct), signature follow.
+_AD_LENGTH_AT = LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
+_FIXED = 3 * LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE + P256_SIGNATURE_SIZE
 
 
 def available() -> bool:
@@ -351,6 +355,7 @@ class NativeHotPath:
         # The last sending chain's checked C arguments (public values; one tuple, so a
         # thread reads a consistent one even while another replaces it).
         self._sealing: tuple[SendingChain, bytes, bytes, bytes, int] | None = None
+        self._opening: tuple[SendingChain, bytes, bytes] | None = None
 
     def _ctx(self) -> Any:
         local = self._local
@@ -615,6 +620,60 @@ class NativeHotPath:
             _raise(rc, "message")
         out = _ffi.buffer(buf)
         return out[:n], None if is_message_key else out[n:]
+
+    def open_in_order(
+        self,
+        chain_key: bytes,
+        index: int,
+        chain: SendingChain,
+        wire: bytes,
+        verifier: NativeVerifier | None,
+    ) -> tuple[bytes, bytes, bytes] | None:
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        if type(chain_key) is not bytes or len(chain_key) != CHAIN_KEY_SIZE:
+            _need(_bytes(chain_key), CHAIN_KEY_SIZE, "chain key")
+            chain_key = bytes(chain_key)
+        if not 0 <= index <= _U32_MAX:
+            _index(index)
+        cached = self._opening
+        if cached is None or cached[0] is not chain:
+            cached = self._prepared_open(chain)
+        _, header, tail = cached
+        wire = _bytes(wire)
+        n = len(wire)
+        buf = _alloc("uint8_t[]", n + CHAIN_KEY_SIZE)  # the next chain key, the plaintext
+        args = (
+            ctx, buf, n + CHAIN_KEY_SIZE, chain_key, index, header, len(header), tail,
+            len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
+        )
+        if verifier is None:
+            rc = _lib.pq3_open_wire(*args, _NULL)
+        else:
+            with verifier._lock:
+                rc = _lib.pq3_open_wire(*args, verifier._ptr)
+        if rc:
+            if rc == _lib.PQ3_ERR_BATCH or rc == _lib.PQ3_ERR_LENGTH:
+                return None
+            _raise(rc, "message")
+        # The C checked this layout: header, index, indicator, lp(auth data), lp(ct), sig.
+        p = len(header) + _AD_LENGTH_AT
+        ad_len = int.from_bytes(wire[p : p + 4], "big")
+        ad = wire[p + 4 : p + 4 + ad_len]
+        out = _ffi.buffer(buf)
+        return out[CHAIN_KEY_SIZE : n + CHAIN_KEY_SIZE - len(header) - _FIXED - ad_len], ad, out[
+            :CHAIN_KEY_SIZE
+        ]
+
+    def _prepared_open(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes]:
+        """A receiving chain's C arguments, checked once per chain object."""
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        if len(header) < 2 + P256_POINT_SIZE:
+            raise MalformedInputError("a chain header holds version, flags and ecdhPK")
+        prepared = (chain, header, tail)
+        if type(chain.header_bytes) is bytes and type(chain.signature_tail) is bytes:
+            self._opening = prepared
+        return prepared
 
     def open_batch(
         self,

@@ -27,6 +27,7 @@ from .errors import (
     ReplayError,
     hinted,
 )
+from .frozen import copier, fast_init
 from .handshake import initiate as handshake_initiate
 from .handshake import respond as handshake_respond
 from .handshake import start_id
@@ -90,6 +91,7 @@ def close_sending_chain(ratchet: RatchetState) -> RatchetState:
     return evolve(ratchet, sending=None)
 
 
+@fast_init
 @dataclass(frozen=True)
 class SessionStats:
     """Counters of one side. wire_bytes and plaintext_bytes count messages this side sent."""
@@ -102,13 +104,14 @@ class SessionStats:
     plaintext_bytes: int = 0
 
     def after_send(self, effects: Effects, wire_bytes: int, plaintext_bytes: int) -> SessionStats:
-        if effects is NO_EFFECTS:  # the per-message path: no dataclass __init__
-            return evolve(
+        if effects is NO_EFFECTS:  # the per-message path
+            new: SessionStats = _count_send(
                 self,
-                sent=self.sent + 1,
-                wire_bytes=self.wire_bytes + wire_bytes,
-                plaintext_bytes=self.plaintext_bytes + plaintext_bytes,
+                self.sent + 1,
+                self.wire_bytes + wire_bytes,
+                self.plaintext_bytes + plaintext_bytes,
             )
+            return new
         return SessionStats(
             self.sent + 1,
             self.received,
@@ -120,7 +123,8 @@ class SessionStats:
 
     def after_receive(self, effects: Effects) -> SessionStats:
         if effects is NO_EFFECTS:
-            return evolve(self, received=self.received + 1)
+            new: SessionStats = _count_receive(self, self.received + 1)
+            return new
         return SessionStats(
             self.sent,
             self.received + 1,
@@ -131,6 +135,11 @@ class SessionStats:
         )
 
 
+_count_send = copier("sent", "wire_bytes", "plaintext_bytes")
+_count_receive = copier("received")
+
+
+@fast_init
 @dataclass(frozen=True, eq=False)
 class SessionState:
     """The whole persisted value of a session; state.py encodes it."""
@@ -142,6 +151,10 @@ class SessionState:
     ratchet: RatchetState
     stats: SessionStats
     profile: Profile = PQ3
+
+
+# The copy every message commits: the new ratchet and counters.
+_committed = copier("ratchet", "stats")
 
 
 class Session:
@@ -205,7 +218,9 @@ class Session:
         self._tracer: Tracer | None = None
         self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
-        self._recv_tail: tuple[ChainHeader, bytes, bytes] | None = None
+        # The chain last received on: its header, signed tail, header digest, and the
+        # chain constants open_in_order takes (public values only).
+        self._recv_tail: tuple[ChainHeader, bytes, bytes, SendingChain] | None = None
 
     # ── Starting ──
 
@@ -488,7 +503,7 @@ class Session:
             self._rng.deterministic,
         )
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
-        new_state = evolve(st, ratchet=after_send(r, next_ck), stats=stats)
+        new_state = _committed(st, after_send(r, next_ck), stats)
         if self._tracer is not None:
             self._emit(
                 "send", header, sending.next_index, effects.ecdh_step, effects.kem_requested,
@@ -509,6 +524,11 @@ class Session:
         with self._lock:
             msg = None
             try:
+                cached = self._recv_tail
+                if cached is not None and self._tracer is None and not self._deferred:
+                    opened = self._open_in_order(wire, cached)
+                    if opened is not None:
+                        return opened
                 msg = parse_message(wire, self._profile)
                 return self._open(msg, verified=False)
             except AuthenticationError as e:
@@ -546,7 +566,7 @@ class Session:
             new_r, effects = plan.commit(next_ck), plan.effects
         if msg.transport is not None:
             new_r = self._take_block(new_r, msg.transport)
-        new_state = evolve(st, ratchet=new_r, stats=st.stats.after_receive(effects))
+        new_state = _committed(st, new_r, st.stats.after_receive(effects))
         if self._tracer is not None:
             self._emit(
                 "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
@@ -555,6 +575,33 @@ class Session:
             )
         self._state = new_state
         return pt, msg.auth_data
+
+    def _open_in_order(
+        self, wire: bytes, cached: tuple[ChainHeader, bytes, bytes, SendingChain]
+    ) -> tuple[bytes, bytes] | None:
+        """The next message of the chain last received on, opened in one C call without
+        parsing it in Python (the same checks, in the same order, as _open's in-order path).
+        None: it is not that message exactly, and decrypt takes the full path."""
+        header, _, digest, ctx = cached
+        if not wire.startswith(ctx.header_bytes):
+            return None
+        st = self._state
+        r = st.ratchet
+        pos = r.find_chain(header.ecdh_public_key)
+        if pos < 0:
+            return None
+        chain = r.receiving[pos]
+        if chain.header_digest is not None and chain.header_digest != digest:
+            return None
+        opened = self._hot.open_in_order(
+            chain.chain_key, chain.next_index, ctx, wire, self._verifier
+        )
+        if opened is None:
+            return None
+        pt, auth_data, next_ck = opened
+        stats = st.stats.after_receive(NO_EFFECTS)
+        self._state = _committed(st, commit_fast_receive(r, pos, next_ck), stats)
+        return pt, auth_data
 
     def _take_block(self, r: RatchetState, block: TransportBlock) -> RatchetState:
         if r.transport is None:
@@ -578,8 +625,10 @@ class Session:
         if cached is not None and cached[0] is header:
             return cached[1], cached[2]
         tail = header.signature_tail(self._dst_recv)
-        digest = _header_digest(msg)
-        self._recv_tail = (header, tail, digest)
+        header_bytes = msg.raw[: msg.header_length]
+        digest = sha384(header_bytes)
+        ctx = SendingChain(header_bytes, tail, header.ecdh_public_key)
+        self._recv_tail = (header, tail, digest, ctx)
         return tail, digest
 
     def _chain_context(self, header: ChainHeader) -> SendingChain:
