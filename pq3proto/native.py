@@ -352,10 +352,11 @@ class NativeHotPath:
     def __init__(self) -> None:
         self._local: _ThreadState | None = None
         self._init_lock = threading.Lock()
-        # The last sending chain's checked C arguments (public values; one tuple, so a
-        # thread reads a consistent one even while another replaces it).
-        self._sealing: tuple[SendingChain, bytes, bytes, bytes, int] | None = None
-        self._opening: tuple[SendingChain, bytes, bytes] | None = None
+        # The checked C arguments of the latest chains sealed and opened on, by id() of the
+        # chain object (public values). Each entry holds its chain, so that id is not reused
+        # while cached; one tuple per entry, so a thread reads a consistent one.
+        self._sealing: dict[int, tuple[SendingChain, bytes, bytes, bytes, int]] = {}
+        self._opening: dict[int, tuple[SendingChain, bytes, bytes]] = {}
 
     def _ctx(self) -> Any:
         local = self._local
@@ -399,7 +400,7 @@ class NativeHotPath:
 
     def _prepared(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes, bytes, int]:
         """The chain's C arguments and fixed wire size, checked once per chain object."""
-        cached = self._sealing
+        cached = self._sealing.get(id(chain))
         if cached is not None and cached[0] is chain:
             return cached
         header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
@@ -414,7 +415,7 @@ class NativeHotPath:
             type(x) is bytes
             for x in (chain.header_bytes, chain.signature_tail, chain.ecdh_public_key)
         ):
-            self._sealing = prepared
+            _remember(self._sealing, id(chain), prepared)
         return prepared
 
     def seal(
@@ -434,7 +435,7 @@ class NativeHotPath:
             chain_key = bytes(chain_key)
         if len(chain_key) != CHAIN_KEY_SIZE:
             _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-        cached = self._sealing
+        cached = self._sealing.get(id(chain))
         if cached is None or cached[0] is not chain:
             cached = self._prepared(chain)
         _, header, tail, point, fixed = cached
@@ -636,7 +637,7 @@ class NativeHotPath:
             chain_key = bytes(chain_key)
         if not 0 <= index <= _U32_MAX:
             _index(index)
-        cached = self._opening
+        cached = self._opening.get(id(chain))
         if cached is None or cached[0] is not chain:
             cached = self._prepared_open(chain)
         _, header, tail = cached
@@ -672,7 +673,7 @@ class NativeHotPath:
             raise MalformedInputError("a chain header holds version, flags and ecdhPK")
         prepared = (chain, header, tail)
         if type(chain.header_bytes) is bytes and type(chain.signature_tail) is bytes:
-            self._opening = prepared
+            _remember(self._opening, id(chain), prepared)
         return prepared
 
     def open_batch(
@@ -846,6 +847,16 @@ class NativeHotPath:
             _raise(rc, f"message {fail[0]} of the batch")
         ends = tuple(_ffi.unpack(pt_ends, n))
         return _trusted_batch(_ffi.buffer(pt, ends[-1] if n else 0)[:], ends), _ffi.buffer(ck)[:]
+
+
+_CHAINS_CACHED = 64  # chains a process seals or opens on at once (fanout: one per device)
+
+
+def _remember(cache: dict[int, Any], key: int, value: Any) -> None:
+    """Add a prepared chain; past the bound, start over (the cache is only a shortcut)."""
+    if len(cache) >= _CHAINS_CACHED:
+        cache.clear()
+    cache[key] = value
 
 
 def _split(buf: Any, lens: list[int]) -> list[bytes]:
