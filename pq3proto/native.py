@@ -375,8 +375,22 @@ class NativeHotPath:
         return NativeVerifier(point)
 
     def p256_generate(self, rng: RandomSource) -> P256PrivateKey:
-        scalar = draw_scalar(rng)
-        return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        out = _alloc("uint8_t[65]")
+        while True:
+            # draw_scalar's rejection sampling, the range check done by the C, which
+            # refuses exactly 0 and values >= n with PQ3_ERR_KEY.
+            scalar = _bytes(rng.random_bytes(P256_SCALAR_SIZE))
+            if len(scalar) != P256_SCALAR_SIZE:
+                scalar = draw_scalar(rng)
+                return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+            rc = _lib.pq3_p256_public(ctx, out, scalar)
+            if rc != _lib.PQ3_ERR_KEY:
+                break
+        if rc:
+            _raise(rc, "P-256 public point")
+        return P256PrivateKey.from_computed_public(scalar, _ffi.buffer(out)[:])
 
     def ecdh_root_step(
         self,
@@ -386,7 +400,29 @@ class NativeHotPath:
         kem_secret: bytes | None,
         dst: bytes,
     ) -> tuple[bytes, bytes]:
-        return ecdh_root_step(old_root, key.scalar(), peer_point, kem_secret, dst)
+        scalar = key.scalar()
+        if (
+            type(old_root) is not bytes
+            or type(peer_point) is not bytes
+            or type(dst) is not bytes
+            or len(old_root) != ROOT_KEY_SIZE
+            or len(scalar) != P256_SCALAR_SIZE
+            or len(peer_point) != P256_POINT_SIZE
+            or peer_point[0] != 0x04
+        ):
+            return ecdh_root_step(old_root, scalar, peer_point, kem_secret, dst)  # its errors
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        kem, kem_len = _kem_args(kem_secret)
+        buf = _alloc("uint8_t[64]")  # the root key, then the chain key
+        rc = _lib.pq3_ecdh_root_step(
+            ctx, buf, buf + ROOT_KEY_SIZE, scalar, peer_point, old_root, kem, kem_len, dst,
+            len(dst),
+        )
+        if rc:
+            _raise_point(rc, "ECDH step")
+        out = _ffi.buffer(buf)
+        return out[:ROOT_KEY_SIZE], out[ROOT_KEY_SIZE:]
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:
         _require()

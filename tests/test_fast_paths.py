@@ -144,3 +144,26 @@ def test_decrypt_in_order_out_of_order_replay_and_forgery(hot_path_name: str) ->
     assert bob.to_bytes() == before
     assert bob.decrypt(nxt) == b"m4"
     assert bob.stats.received == 6 and alice.decrypt(bob.encrypt(b"back")) == b"back"
+
+
+class _Scripted:
+    """Hands out the given 32-byte draws in order, then a fixed valid scalar."""
+
+    deterministic = True
+
+    def __init__(self, *draws: bytes) -> None:
+        self.draws = list(draws)
+        self.taken = 0
+
+    def random_bytes(self, n: int) -> bytes:
+        self.taken += 1
+        return self.draws.pop(0) if self.draws else bytes(31) + b"\x07"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_p256_generate_rejects_as_draw_scalar(path: object) -> None:
+    order = primitives.P256_ORDER.to_bytes(32, "big")
+    rng = _Scripted(bytes(32), order, b"\xff" * 32)
+    key = path.p256_generate(rng)  # type: ignore[attr-defined]
+    assert rng.taken == 4 and key.scalar() == bytes(31) + b"\x07"
+    assert key.public == P256PrivateKey.from_scalar(key.scalar()).public
