@@ -128,6 +128,13 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+# Every combination, built once: (ecdh_step, pq_mixed, kem_requested) -> its value.
+_EFFECTS = {
+    (e, p, k): NO_EFFECTS if not (e or p or k) else Effects(e, p, k)
+    for e in (False, True)
+    for p in (False, True)
+    for k in (False, True)
+}
 
 
 # ── Send side ───────────────────────────────────────────────────────────────────────────
@@ -184,9 +191,7 @@ def start_sending_chain(
         messages_since_pq=since,
         last_pq_time=last,
     )
-    return new_state, Effects(
-        ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=seed is not None
-    )
+    return new_state, _EFFECTS[True, kem_ss is not None, seed is not None]
 
 
 def _send_root_step(
@@ -250,7 +255,7 @@ def _start_deferred_chain(
         last_pq_time=last,
         transport=ts,
     )
-    return new_state, Effects(ecdh_step=True, pq_mixed=mix is not None, kem_requested=requested)
+    return new_state, _EFFECTS[True, mix is not None, requested]
 
 
 # The copies of every message: a chain advanced by one, the state holding it.
@@ -359,7 +364,7 @@ def _receive_ecdh_step(
         last_pq_time=last,
         **kem_fields,
     )
-    return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
+    return new_state, _EFFECTS[True, kem_ss is not None, False]
 
 
 _ReceiveKem = tuple[bytes | None, bytes | None, bytes | None, dict[str, Any]]
