@@ -945,6 +945,63 @@ int pq3_seal_packed(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, size_t *wi
     return rc;
 }
 
+/* The layout of spec/04-wire-format.md, read strictly: the chain's own header, the
+ * expected index, exact lengths, nothing after the signature. */
+static int read_wire(const uint8_t *w, size_t len, const uint8_t *header, size_t header_len,
+                     uint32_t index, size_t max_ad, size_t max_ct, const uint8_t **ad,
+                     size_t *ad_len, const uint8_t **ct, size_t *ct_len)
+{
+    const size_t fixed = U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE + U32_SIZE
+                         + PQ3_SIGNATURE_SIZE;
+    if (len < header_len + fixed) {
+        return PQ3_ERR_LENGTH;
+    }
+    if (memcmp(w, header, header_len) != 0 || get_u32(w + header_len) != index) {
+        return PQ3_ERR_BATCH;
+    }
+    *ad_len = get_u32(w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE);
+    if (*ad_len > max_ad || *ad_len > len - header_len - fixed) {
+        return PQ3_ERR_LENGTH;
+    }
+    *ad = w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE;
+    *ct_len = get_u32(*ad + *ad_len);
+    if (*ct_len > max_ct || *ct_len != len - header_len - fixed - *ad_len) {
+        return PQ3_ERR_LENGTH;
+    }
+    *ct = *ad + *ad_len + U32_SIZE;
+    return PQ3_OK;
+}
+
+int pq3_open_wire(pq3_ctx *ctx, uint8_t *out, size_t out_cap, const uint8_t *ck_in,
+                  uint32_t index, const uint8_t *header, size_t header_len,
+                  const uint8_t *tail, size_t tail_len, const uint8_t *wire, size_t wire_len,
+                  size_t max_ad, size_t max_ct, pq3_verifier *verifier)
+{
+    size_t ad_len, ct_len;
+    const uint8_t *ad, *ct;
+    int rc;
+
+    if (ctx == NULL || out == NULL || ck_in == NULL || header == NULL
+        || header_len < 2 + PQ3_POINT_SIZE || (tail == NULL && tail_len != 0)
+        || wire == NULL) {
+        return PQ3_ERR_ARGUMENT;
+    }
+    rc = read_wire(wire, wire_len, header, header_len, index, max_ad, max_ct, &ad, &ad_len,
+                   &ct, &ct_len);
+    if (rc != PQ3_OK) {
+        return rc;
+    }
+    if (out_cap < PQ3_KEY_SIZE || out_cap - PQ3_KEY_SIZE < ct_len) {
+        return PQ3_ERR_LENGTH;
+    }
+    rc = open_one(ctx, out + PQ3_KEY_SIZE, out, ck_in, 0, index, wire + header_len + U32_SIZE,
+                  header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len, verifier);
+    if (rc != PQ3_OK) {
+        OPENSSL_cleanse(out, PQ3_KEY_SIZE);
+    }
+    return rc;
+}
+
 int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_ends,
                     uint8_t *ck_out, size_t *fail_index, const uint8_t *ck_in,
                     uint32_t first_index, const uint8_t *header, size_t header_len,
@@ -952,8 +1009,6 @@ int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_end
                     size_t wires_len, const size_t *wire_ends, size_t n, size_t max_ad,
                     size_t max_ct, pq3_verifier *verifier)
 {
-    const size_t fixed = U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE + U32_SIZE
-                         + PQ3_SIGNATURE_SIZE;
     uint8_t ck[2][PQ3_KEY_SIZE];
     size_t i;
     size_t start = 0;
@@ -973,35 +1028,17 @@ int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_end
     }
     memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
     for (i = 0; i < n && rc == PQ3_OK; i++) {
-        /* The layout of spec/04-wire-format.md, read strictly: the chain's own header,
-         * the expected index, exact lengths, nothing after the signature. */
         const uint8_t *w = wires + start;
         size_t len = wire_ends[i] - start;
         size_t ad_len, ct_len;
         const uint8_t *ad, *ct;
         *fail_index = i;
         start = wire_ends[i];
-        if (len < header_len + fixed) {
-            rc = PQ3_ERR_LENGTH;
+        rc = read_wire(w, len, header, header_len, first_index + (uint32_t)i, max_ad, max_ct,
+                       &ad, &ad_len, &ct, &ct_len);
+        if (rc != PQ3_OK) {
             break;
         }
-        if (memcmp(w, header, header_len) != 0
-            || get_u32(w + header_len) != first_index + (uint32_t)i) {
-            rc = PQ3_ERR_BATCH;
-            break;
-        }
-        ad_len = get_u32(w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE);
-        if (ad_len > max_ad || ad_len > len - header_len - fixed) {
-            rc = PQ3_ERR_LENGTH;
-            break;
-        }
-        ad = w + header_len + U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE;
-        ct_len = get_u32(ad + ad_len);
-        if (ct_len > max_ct || ct_len != len - header_len - fixed - ad_len) {
-            rc = PQ3_ERR_LENGTH;
-            break;
-        }
-        ct = ad + ad_len + U32_SIZE;
         if (pt_cap - pt_total < ct_len || (pt_out == NULL && ct_len != 0)) {
             rc = pt_out == NULL ? PQ3_ERR_ARGUMENT : PQ3_ERR_LENGTH;
             break;

@@ -184,6 +184,19 @@ int pq3_open_packed(pq3_ctx *ctx,
                     size_t max_ad, size_t max_ct,
                     pq3_verifier *verifier);
 
+/* One wire message, read as pq3_open_packed reads each of its records: message `index`
+ * of the chain whose exact header bytes are given. out (out_cap >= 32 + the ciphertext
+ * length) receives the next chain key, then the plaintext. PQ3_ERR_BATCH: another header
+ * or index; PQ3_ERR_LENGTH: not the strict layout (nothing is opened in either case). */
+int pq3_open_wire(pq3_ctx *ctx,
+                  uint8_t *out, size_t out_cap,
+                  const uint8_t *ck_in, uint32_t index,
+                  const uint8_t *header, size_t header_len,
+                  const uint8_t *tail, size_t tail_len,
+                  const uint8_t *wire, size_t wire_len,
+                  size_t max_ad, size_t max_ct,
+                  pq3_verifier *verifier);
+
 /* ── The ECDH step (spec/02-key-schedule.md §2-§3) ── */
 
 /* The SEC1 uncompressed public point of a private scalar (32 bytes big-endian, in

@@ -159,6 +159,40 @@ static void do_seal(FILE *f, pq3_ctx *ctx)
           "seal short buffer");
     CHECK(all_byte(out, wl, SENTINEL) && all_byte(ck_out, 32, SENTINEL), "seal short untouched");
 
+    /* pq3_open_wire on the same wire, unverified: the plaintext and next chain key; then
+     * every prefix of the wire and one byte more, each in a buffer of exactly its size:
+     * refused before anything is opened (LENGTH or BATCH), the output untouched. */
+    {
+        size_t cap = 32 + pt.n, cut;
+        uint8_t *opened = fresh(cap, SENTINEL);
+        int want = header.n >= 2 + 65 ? PQ3_OK : PQ3_ERR_ARGUMENT;
+        int rc = pq3_open_wire(ctx, opened, cap, ck.p, index, header.p, header.n, tail.p,
+                               tail.n, wire.p, wire.n, (size_t)-1, (size_t)-1, NULL);
+        CHECK(rc == want, "open_wire rc %d", rc);
+        if (want == PQ3_OK) {
+            CHECK(memcmp(opened, ckn.p, 32) == 0 && memcmp(opened + 32, pt.p, pt.n) == 0,
+                  "open_wire outputs");
+            CHECK(pq3_open_wire(ctx, opened, cap, ck.p, index + 1, header.p, header.n, tail.p,
+                                tail.n, wire.p, wire.n, (size_t)-1, (size_t)-1, NULL)
+                      == PQ3_ERR_BATCH,
+                  "open_wire another index");
+            for (cut = 0; cut <= wire.n + 1; cut++) {
+                uint8_t *w = fresh(cut, 0);
+                memcpy(w, wire.p, cut <= wire.n ? cut : wire.n);
+                memset(opened, SENTINEL, cap);
+                if (cut != wire.n) {
+                    rc = pq3_open_wire(ctx, opened, cap, ck.p, index, header.p, header.n,
+                                       tail.p, tail.n, w, cut, (size_t)-1, (size_t)-1, NULL);
+                    CHECK((rc == PQ3_ERR_LENGTH || rc == PQ3_ERR_BATCH)
+                              && all_byte(opened, cap, SENTINEL),
+                          "open_wire of %zu bytes rc %d", cut, rc);
+                }
+                free(w);
+            }
+        }
+        free(opened);
+    }
+
     /* Signed with a random nonce: same bytes before the signature; it verifies; its
      * high-s twin does not. */
     CHECK(pq3_signer_new(&signer, scalar.p) == PQ3_OK, "signer_new");

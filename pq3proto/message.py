@@ -32,6 +32,7 @@ from .errors import (
     MalformedInputError,
     MisuseError,
 )
+from .frozen import fast_init
 from .kdf import chain_step, message_keys, root_and_chain_key
 from .primitives import (
     P256_HALF_ORDER,
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 
+@fast_init
 @dataclass(frozen=True)
 class SendingChain:
     """Per-chain constants the sealer needs: header wire bytes, signed tail, ecdhPK."""
@@ -176,6 +178,15 @@ class HotPath(Protocol):
 
         `key` is the chain key at msg.index (returns the next chain key) or, for a stored
         skipped key, the message key itself (returns None).
+        """
+
+    def open_in_order(
+        self, chain_key: bytes, index: int, chain: SendingChain, wire: bytes, verifier: Any
+    ) -> tuple[bytes, bytes, bytes] | None:
+        """Open `wire` as message `index` of `chain` (the sender's header bytes, the
+        receiver's signed tail), read strictly as open_packed reads each record: (plaintext,
+        auth data, next chain key). None if the wire is not laid out as exactly that
+        message: nothing was opened, and the caller parses it in full.
         """
 
     def open_batch(
@@ -342,6 +353,22 @@ class PythonHotPath:
         if not ct_equal(indicator, msg.indicator):
             raise AuthenticationError("key indicator does not match the derived message key")
         return aes256_ctr(aes_key, iv, msg.ciphertext), next_ck
+
+    def open_in_order(
+        self,
+        chain_key: bytes,
+        index: int,
+        chain: SendingChain,
+        wire: bytes,
+        verifier: Verifier | None,
+    ) -> tuple[bytes, bytes, bytes] | None:
+        try:
+            msg = _packed_message(wire, index, chain.header_bytes)
+        except (MisuseError, MalformedInputError):
+            return None
+        pt, next_ck = self.open(chain_key, False, msg, chain.signature_tail, verifier)
+        assert next_ck is not None
+        return pt, msg.auth_data, next_ck
 
     def open_batch(
         self, chain_key: bytes, msgs: list[ParsedMessage], tail: bytes, verifier: Verifier | None

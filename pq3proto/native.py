@@ -19,6 +19,7 @@ from .constants import (
     CHAIN_KEY_SIZE,
     ECDH_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
+    LENGTH_PREFIX_SIZE,
     MAX_AUTH_DATA_LENGTH,
     MAX_KEM_SHARED_SECRET_SIZE,
     MAX_PLAINTEXT_LENGTH,
@@ -78,6 +79,9 @@ __all__ = [
 _U32_MAX = 0xFFFF_FFFF
 _DIGEST_SIZE = 32
 _ZERO_POINT = bytes(P256_POINT_SIZE)
+# After the chain header: index, indicator, then lp(auth data); lp(ct), signature follow.
+_AD_LENGTH_AT = LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
+_FIXED = 3 * LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE + P256_SIGNATURE_SIZE
 
 
 def active_path() -> str:
@@ -293,9 +297,11 @@ class NativeHotPath:
     def __init__(self) -> None:
         self._local: _ThreadState | None = None
         self._init_lock = threading.Lock()
-        # The last sending chain's checked C arguments (public values; one tuple, so a
-        # thread reads a consistent one even while another replaces it).
-        self._sealing: tuple[SendingChain, bytes, bytes, bytes, int] | None = None
+        # The checked C arguments of the latest chains sealed and opened on, by id() of the
+        # chain object (public values). Each entry holds its chain, so that id is not reused
+        # while cached; one tuple per entry, so a thread reads a consistent one.
+        self._sealing: dict[int, tuple[SendingChain, bytes, bytes, bytes, int]] = {}
+        self._opening: dict[int, tuple[SendingChain, bytes, bytes]] = {}
 
     def _ctx(self) -> Any:
         local = self._local
@@ -314,8 +320,22 @@ class NativeHotPath:
         return NativeVerifier(point)
 
     def p256_generate(self, rng: RandomSource) -> P256PrivateKey:
-        scalar = draw_scalar(rng)
-        return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        out = _alloc("uint8_t[65]")
+        while True:
+            # draw_scalar's rejection sampling, the range check done by the C, which
+            # refuses exactly 0 and values >= n with PQ3_ERR_KEY.
+            scalar = _bytes(rng.random_bytes(P256_SCALAR_SIZE))
+            if len(scalar) != P256_SCALAR_SIZE:
+                scalar = draw_scalar(rng)
+                return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+            rc = _lib.pq3_p256_public(ctx, out, scalar)
+            if rc != _lib.PQ3_ERR_KEY:
+                break
+        if rc:
+            _raise(rc, "P-256 public point")
+        return P256PrivateKey.from_computed_public(scalar, _ffi.buffer(out)[:])
 
     def ecdh_root_step(
         self,
@@ -325,7 +345,29 @@ class NativeHotPath:
         kem_secret: bytes | None,
         dst: bytes,
     ) -> tuple[bytes, bytes]:
-        return ecdh_root_step(old_root, key.scalar(), peer_point, kem_secret, dst)
+        scalar = key.scalar()
+        if (
+            type(old_root) is not bytes
+            or type(peer_point) is not bytes
+            or type(dst) is not bytes
+            or len(old_root) != ROOT_KEY_SIZE
+            or len(scalar) != P256_SCALAR_SIZE
+            or len(peer_point) != P256_POINT_SIZE
+            or peer_point[0] != 0x04
+        ):
+            return ecdh_root_step(old_root, scalar, peer_point, kem_secret, dst)  # its errors
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        kem, kem_len = _kem_args(kem_secret)
+        buf = _alloc("uint8_t[64]")  # the root key, then the chain key
+        rc = _lib.pq3_ecdh_root_step(
+            ctx, buf, buf + ROOT_KEY_SIZE, scalar, peer_point, old_root, kem, kem_len, dst,
+            len(dst),
+        )
+        if rc:
+            _raise_point(rc, "ECDH step")
+        out = _ffi.buffer(buf)
+        return out[:ROOT_KEY_SIZE], out[ROOT_KEY_SIZE:]
 
     def chain_step(self, chain_key: bytes) -> tuple[bytes, bytes]:
         _require()
@@ -339,7 +381,7 @@ class NativeHotPath:
 
     def _prepared(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes, bytes, int]:
         """The chain's C arguments and fixed wire size, checked once per chain object."""
-        cached = self._sealing
+        cached = self._sealing.get(id(chain))
         if cached is not None and cached[0] is chain:
             return cached
         header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
@@ -354,7 +396,7 @@ class NativeHotPath:
             type(x) is bytes
             for x in (chain.header_bytes, chain.signature_tail, chain.ecdh_public_key)
         ):
-            self._sealing = prepared
+            _remember(self._sealing, id(chain), prepared)
         return prepared
 
     def seal(
@@ -374,7 +416,7 @@ class NativeHotPath:
             chain_key = bytes(chain_key)
         if len(chain_key) != CHAIN_KEY_SIZE:
             _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-        cached = self._sealing
+        cached = self._sealing.get(id(chain))
         if cached is None or cached[0] is not chain:
             cached = self._prepared(chain)
         _, header, tail, point, fixed = cached
@@ -561,6 +603,60 @@ class NativeHotPath:
         out = _ffi.buffer(buf)
         return out[:n], None if is_message_key else out[n:]
 
+    def open_in_order(
+        self,
+        chain_key: bytes,
+        index: int,
+        chain: SendingChain,
+        wire: bytes,
+        verifier: NativeVerifier | None,
+    ) -> tuple[bytes, bytes, bytes] | None:
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        if type(chain_key) is not bytes or len(chain_key) != CHAIN_KEY_SIZE:
+            _need(_bytes(chain_key), CHAIN_KEY_SIZE, "chain key")
+            chain_key = bytes(chain_key)
+        if not 0 <= index <= _U32_MAX:
+            _index(index)
+        cached = self._opening.get(id(chain))
+        if cached is None or cached[0] is not chain:
+            cached = self._prepared_open(chain)
+        _, header, tail = cached
+        wire = _bytes(wire)
+        n = len(wire)
+        buf = _alloc("uint8_t[]", n + CHAIN_KEY_SIZE)  # the next chain key, the plaintext
+        args = (
+            ctx, buf, n + CHAIN_KEY_SIZE, chain_key, index, header, len(header), tail,
+            len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
+        )
+        if verifier is None:
+            rc = _lib.pq3_open_wire(*args, _NULL)
+        else:
+            with verifier._lock:
+                rc = _lib.pq3_open_wire(*args, verifier._ptr)
+        if rc:
+            if rc == _lib.PQ3_ERR_BATCH or rc == _lib.PQ3_ERR_LENGTH:
+                return None
+            _raise(rc, "message")
+        # The C checked this layout: header, index, indicator, lp(auth data), lp(ct), sig.
+        p = len(header) + _AD_LENGTH_AT
+        ad_len = int.from_bytes(wire[p : p + 4], "big")
+        ad = wire[p + 4 : p + 4 + ad_len]
+        out = _ffi.buffer(buf)
+        return out[CHAIN_KEY_SIZE : n + CHAIN_KEY_SIZE - len(header) - _FIXED - ad_len], ad, out[
+            :CHAIN_KEY_SIZE
+        ]
+
+    def _prepared_open(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes]:
+        """A receiving chain's C arguments, checked once per chain object."""
+        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
+        if len(header) < 2 + P256_POINT_SIZE:
+            raise MalformedInputError("a chain header holds version, flags and ecdhPK")
+        prepared = (chain, header, tail)
+        if type(chain.header_bytes) is bytes and type(chain.signature_tail) is bytes:
+            _remember(self._opening, id(chain), prepared)
+        return prepared
+
     def open_batch(
         self,
         chain_key: bytes,
@@ -732,6 +828,16 @@ class NativeHotPath:
             _raise(rc, f"message {fail[0]} of the batch")
         ends = tuple(_ffi.unpack(pt_ends, n))
         return _trusted_batch(_ffi.buffer(pt, ends[-1] if n else 0)[:], ends), _ffi.buffer(ck)[:]
+
+
+_CHAINS_CACHED = 64  # chains a process seals or opens on at once (fanout: one per device)
+
+
+def _remember(cache: dict[int, Any], key: int, value: Any) -> None:
+    """Add a prepared chain; past the bound, start over (the cache is only a shortcut)."""
+    if len(cache) >= _CHAINS_CACHED:
+        cache.clear()
+    cache[key] = value
 
 
 def _split(buf: Any, lens: list[int]) -> list[bytes]:

@@ -46,6 +46,7 @@ from .errors import (
     ReplayError,
     TooFarAheadError,
 )
+from .frozen import copier, fast_init
 from .frozen import evolve as evolve
 from .kdf import pk_ratchet_dst
 from .message import PYTHON, HotPath
@@ -57,6 +58,7 @@ from .wire import ChainHeader, ParsedMessage
 ChainStep = Callable[[bytes], tuple[bytes, bytes]]
 
 
+@fast_init
 @dataclass(frozen=True, eq=False)
 class SendChain:
     """My current sending chain: its header and the chain key for `next_index`."""
@@ -66,6 +68,7 @@ class SendChain:
     next_index: int
 
 
+@fast_init
 @dataclass(frozen=True, eq=False)
 class ReceiveChain:
     """One of the peer's sending chains, known by its ECDH point.
@@ -81,6 +84,7 @@ class ReceiveChain:
     header_digest: bytes | None
 
 
+@fast_init
 @dataclass(frozen=True, eq=False)
 class RatchetState:
     """Everything secret a session holds. Never mutated; transitions return a new value."""
@@ -113,6 +117,7 @@ class RatchetState:
         return -1
 
 
+@fast_init
 @dataclass(frozen=True)
 class Effects:
     """What a transition did, for the session's counters."""
@@ -123,6 +128,13 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+# Every combination, built once: (ecdh_step, pq_mixed, kem_requested) -> its value.
+_EFFECTS = {
+    (e, p, k): NO_EFFECTS if not (e or p or k) else Effects(e, p, k)
+    for e in (False, True)
+    for p in (False, True)
+    for k in (False, True)
+}
 
 
 # ── Send side ───────────────────────────────────────────────────────────────────────────
@@ -179,9 +191,7 @@ def start_sending_chain(
         messages_since_pq=since,
         last_pq_time=last,
     )
-    return new_state, Effects(
-        ecdh_step=True, pq_mixed=kem_ss is not None, kem_requested=seed is not None
-    )
+    return new_state, _EFFECTS[True, kem_ss is not None, seed is not None]
 
 
 def _send_root_step(
@@ -245,20 +255,28 @@ def _start_deferred_chain(
         last_pq_time=last,
         transport=ts,
     )
-    return new_state, Effects(ecdh_step=True, pq_mixed=mix is not None, kem_requested=requested)
+    return new_state, _EFFECTS[True, mix is not None, requested]
+
+
+# The copies of every message: a chain advanced by one, the state holding it.
+_advance_chain = copier("chain_key", "next_index")
+_with_sending = copier("sending", "messages_since_pq")
+_with_receiving = copier("receiving", "messages_since_pq")
 
 
 def after_send(state: RatchetState, next_chain_key: bytes) -> RatchetState:
     """Advance my sending chain by one message."""
     sending = state.sending
     assert sending is not None
-    chain = evolve(sending, chain_key=next_chain_key, next_index=sending.next_index + 1)
-    return evolve(state, sending=chain, messages_since_pq=state.messages_since_pq + 1)
+    chain = _advance_chain(sending, next_chain_key, sending.next_index + 1)
+    new: RatchetState = _with_sending(state, chain, state.messages_since_pq + 1)
+    return new
 
 
 # ── Receive side ────────────────────────────────────────────────────────────────────────
 
 
+@fast_init
 @dataclass(frozen=True, eq=False)
 class ReceivePlan:
     """How to open one message: the key to use and the state to commit if it opens."""
@@ -346,7 +364,7 @@ def _receive_ecdh_step(
         last_pq_time=last,
         **kem_fields,
     )
-    return new_state, Effects(ecdh_step=True, pq_mixed=kem_ss is not None)
+    return new_state, _EFFECTS[True, kem_ss is not None, False]
 
 
 _ReceiveKem = tuple[bytes | None, bytes | None, bytes | None, dict[str, Any]]
@@ -457,11 +475,13 @@ def fast_receive_chain(state: RatchetState, msg: ParsedMessage, header_digest: b
 
 
 def commit_fast_receive(state: RatchetState, pos: int, next_chain_key: bytes) -> RatchetState:
+    """Advance receiving chain `pos` by one message (the in-order path)."""
     old = state.receiving
     chain = old[pos]
-    advanced = evolve(chain, chain_key=next_chain_key, next_index=chain.next_index + 1)
-    return evolve(
-        state,
-        receiving=(*old[:pos], advanced, *old[pos + 1 :]),
-        messages_since_pq=state.messages_since_pq + 1,
-    )
+    advanced = _advance_chain(chain, next_chain_key, chain.next_index + 1)
+    if pos == len(old) - 1:
+        receiving = (*old[:pos], advanced)
+    else:
+        receiving = (*old[:pos], advanced, *old[pos + 1 :])
+    new: RatchetState = _with_receiving(state, receiving, state.messages_since_pq + 1)
+    return new

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .frozen import evolve
+from .frozen import copier, fast_init
 from .identity import PublicIdentity
 from .policy import RekeyPolicy
 from .profile import PQ3, Profile
 from .ratchet import NO_EFFECTS, Effects, RatchetState
 
 
+@fast_init
 @dataclass(frozen=True)
 class SessionStats:
     """Counters of one side. wire_bytes and plaintext_bytes count messages this side sent."""
@@ -27,13 +28,14 @@ class SessionStats:
     plaintext_bytes: int = 0
 
     def after_send(self, effects: Effects, wire_bytes: int, plaintext_bytes: int) -> SessionStats:
-        if effects is NO_EFFECTS:  # the per-message path: no dataclass __init__
-            return evolve(
+        if effects is NO_EFFECTS:  # the per-message path
+            new: SessionStats = _count_send(
                 self,
-                sent=self.sent + 1,
-                wire_bytes=self.wire_bytes + wire_bytes,
-                plaintext_bytes=self.plaintext_bytes + plaintext_bytes,
+                self.sent + 1,
+                self.wire_bytes + wire_bytes,
+                self.plaintext_bytes + plaintext_bytes,
             )
+            return new
         return SessionStats(
             self.sent + 1,
             self.received,
@@ -45,7 +47,8 @@ class SessionStats:
 
     def after_receive(self, effects: Effects) -> SessionStats:
         if effects is NO_EFFECTS:
-            return evolve(self, received=self.received + 1)
+            new: SessionStats = _count_receive(self, self.received + 1)
+            return new
         return SessionStats(
             self.sent,
             self.received + 1,
@@ -56,6 +59,11 @@ class SessionStats:
         )
 
 
+_count_send = copier("sent", "wire_bytes", "plaintext_bytes")
+_count_receive = copier("received")
+
+
+@fast_init
 @dataclass(frozen=True, eq=False)
 class SessionState:
     """The whole persisted value of a session; state.py encodes it."""
