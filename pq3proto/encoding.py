@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from .constants import LENGTH_PREFIX_SIZE
-from .errors import MalformedInputError
+from .errors import MalformedInputError, MisuseError
 
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -77,3 +77,10 @@ class Reader:
             raise MalformedInputError(
                 f"{self._what}: {len(self._data) - self._pos} trailing bytes"
             )
+
+
+def as_bytes(value: object, what: str) -> bytes:
+    """A caller's bytes-like argument as bytes; anything else is MisuseError."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise MisuseError(f"{what} must be bytes, not {type(value).__name__}")

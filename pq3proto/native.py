@@ -11,17 +11,14 @@ digest the C computes.
 
 from __future__ import annotations
 
-import threading
 from itertools import accumulate
 from typing import Any
 
 from .constants import (
     CHAIN_KEY_SIZE,
-    ECDH_SECRET_SIZE,
     KEY_INDICATOR_SIZE,
     LENGTH_PREFIX_SIZE,
     MAX_AUTH_DATA_LENGTH,
-    MAX_KEM_SHARED_SECRET_SIZE,
     MAX_PLAINTEXT_LENGTH,
     P256_POINT_SIZE,
     P256_SCALAR_SIZE,
@@ -31,9 +28,7 @@ from .constants import (
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
     AuthenticationError,
-    InvalidKeyError,
     MalformedInputError,
-    MisuseError,
 )
 from .message import (
     PYTHON,
@@ -44,17 +39,29 @@ from .message import (
     sign_prehashed_deterministic,
 )
 from .native_ext import NULL as _NULL
-from .native_ext import alloc as _alloc
-from .native_ext import as_bytes as _bytes
 from .native_ext import (
+    NativeSigner,
+    NativeVerifier,
     available,
+    ecdh,
+    ecdh_root_step,
+    floor_symmetric,
     mlkem_modulus_check,
+    p256_public,
+    root_and_chain_key,
     selected,
+    thread_state,
     unavailable_reason,
 )
+from .native_ext import alloc as _alloc
+from .native_ext import as_bytes as _bytes
+from .native_ext import check_index as _index
 from .native_ext import ffi as _ffi
+from .native_ext import kem_args as _kem_args
 from .native_ext import lib as _lib
+from .native_ext import need as _need
 from .native_ext import raise_code as _raise
+from .native_ext import raise_point as _raise_point
 from .native_ext import require as _require
 from .primitives import P256PrivateKey, RandomSource, draw_scalar
 from .wire import ParsedMessage
@@ -89,16 +96,6 @@ def active_path() -> str:
     return NATIVE.name if selected() else PYTHON.name
 
 
-def _need(data: bytes, size: int, what: str) -> None:
-    if len(data) != size:
-        raise MalformedInputError(f"{what} must be {size} bytes, got {len(data)}")
-
-
-def _index(index: int) -> None:
-    if not 0 <= index <= _U32_MAX:
-        raise MalformedInputError(f"message index {index} does not fit in uint32")
-
-
 def _check_signed_fields(msg: ParsedMessage) -> None:
     """Fixed-size fields the C reads; a wrong size cannot carry a valid signature."""
     if len(msg.signature) != P256_SIGNATURE_SIZE:
@@ -107,183 +104,6 @@ def _check_signed_fields(msg: ParsedMessage) -> None:
         len(msg.header.ecdh_public_key) != P256_POINT_SIZE
     ):
         raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
-
-
-# ── Keys ───────────────────────────────────────────────────────────────────────────────
-
-
-class NativeSigner:
-    """A P-256 signing key prepared once in C; serialised per object, free across objects."""
-
-    __slots__ = ("_lock", "_ptr", "key")
-
-    def __init__(self, key: P256PrivateKey) -> None:
-        _require()
-        out = _ffi.new("pq3_signer **")
-        rc = _lib.pq3_signer_new(out, key.scalar())
-        if rc:
-            _raise(rc, "signer")
-        self._ptr: Any = _ffi.gc(out[0], _lib.pq3_signer_free)
-        self._lock = threading.Lock()
-        self.key = key
-
-    def __repr__(self) -> str:
-        return "NativeSigner(<secret>)"
-
-
-class NativeVerifier:
-    """A peer's P-256 point, validated once in C and reused for every message."""
-
-    __slots__ = ("_lock", "_ptr", "point")
-
-    def __init__(self, point: bytes) -> None:
-        _require()
-        if len(point) != P256_POINT_SIZE or point[0] != 0x04:
-            raise InvalidKeyError(
-                f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
-            )
-        out = _ffi.new("pq3_verifier **")
-        rc = _lib.pq3_verifier_new(out, _bytes(point))
-        if rc:
-            if rc == _lib.PQ3_ERR_KEY:
-                raise InvalidKeyError("P-256 public key is not a point on the curve")
-            _raise(rc, "verifier")
-        self._ptr: Any = _ffi.gc(out[0], _lib.pq3_verifier_free)
-        self._lock = threading.Lock()
-        self.point = point
-
-
-class _ThreadState(threading.local):
-    """One C scratch context (the AES-CTR cipher) per thread, created on first use."""
-
-    def __init__(self) -> None:
-        _require()
-        out = _ffi.new("pq3_ctx **")
-        rc = _lib.pq3_ctx_new(out)
-        if rc:
-            _raise(rc, "context")
-        self.ctx: Any = _ffi.gc(out[0], _lib.pq3_ctx_free)
-
-
-def _thread_ctx() -> Any:
-    """This thread's C scratch context (shared with NATIVE's)."""
-    return NATIVE._ctx()
-
-
-# ── The ratchet's ECDH step: functions the ratchet can call (Python twins in message.py) ─
-
-
-def p256_public(scalar: bytes) -> bytes:
-    """The SEC1 uncompressed public point of a private scalar; InvalidKeyError out of range."""
-    ctx = _thread_ctx()
-    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
-    out = _alloc("uint8_t[65]")
-    rc = _lib.pq3_p256_public(ctx, out, _bytes(scalar))
-    if rc:
-        _raise(rc, "P-256 public point")
-    return bytes(_ffi.buffer(out))
-
-
-def _check_point(point: bytes) -> None:
-    if len(point) != P256_POINT_SIZE or point[0] != 0x04:
-        raise InvalidKeyError(
-            f"P-256 public key must be {P256_POINT_SIZE} bytes, uncompressed (0x04 prefix)"
-        )
-
-
-def _raise_point(rc: int, what: str) -> None:
-    if rc == _lib.PQ3_ERR_KEY:
-        raise InvalidKeyError("P-256 public key is not a point on the curve")
-    _raise(rc, what)
-
-
-def ecdh(scalar: bytes, peer_point: bytes) -> bytes:
-    """x(scalar * peer_point), 32 bytes, after validating the point (as primitives.exchange)."""
-    ctx = _thread_ctx()
-    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
-    _check_point(peer_point)
-    out = _alloc("uint8_t[32]")
-    rc = _lib.pq3_ecdh(ctx, out, _bytes(scalar), _bytes(peer_point))
-    if rc:
-        _raise_point(rc, "ECDH")
-    return bytes(_ffi.buffer(out))
-
-
-def _kem_args(kem_secret: bytes | None) -> tuple[Any, int]:
-    """The C (pointer, length) of a KEM secret: 16, 24 or 32 bytes for the profiles' KEMs."""
-    if kem_secret is None:
-        return _NULL, 0
-    if not 1 <= len(kem_secret) <= MAX_KEM_SHARED_SECRET_SIZE:
-        raise MalformedInputError(
-            f"KEM shared secret must be 1..{MAX_KEM_SHARED_SECRET_SIZE} bytes, "
-            f"got {len(kem_secret)}"
-        )
-    return _bytes(kem_secret), len(kem_secret)
-
-
-def root_and_chain_key(
-    old_root: bytes, ecdh_secret: bytes, kem_secret: bytes | None, dst: bytes
-) -> tuple[bytes, bytes]:
-    """kdf.root_and_chain_key in one C call: (root key, chain key)."""
-    _require()
-    _need(old_root, ROOT_KEY_SIZE, "root key")
-    _need(ecdh_secret, ECDH_SECRET_SIZE, "ECDH secret")
-    rk = _alloc("uint8_t[32]")
-    ck = _alloc("uint8_t[32]")
-    dst = _bytes(dst)
-    rc = _lib.pq3_root_and_chain_key(
-        rk, ck, _bytes(old_root), _bytes(ecdh_secret), *_kem_args(kem_secret), dst, len(dst)
-    )
-    if rc:
-        _raise(rc, "root key derivation")
-    return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
-
-
-def ecdh_root_step(
-    old_root: bytes, scalar: bytes, peer_point: bytes, kem_secret: bytes | None, dst: bytes
-) -> tuple[bytes, bytes]:
-    """ECDH with the peer point, then rootAndChainKey, in one C call; the secret stays in C."""
-    ctx = _thread_ctx()
-    _need(old_root, ROOT_KEY_SIZE, "root key")
-    _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
-    _check_point(peer_point)
-    rk = _alloc("uint8_t[32]")
-    ck = _alloc("uint8_t[32]")
-    dst = _bytes(dst)
-    rc = _lib.pq3_ecdh_root_step(
-        ctx,
-        rk,
-        ck,
-        _bytes(scalar),
-        _bytes(peer_point),
-        _bytes(old_root),
-        *_kem_args(kem_secret),
-        dst,
-        len(dst),
-    )
-    if rc:
-        _raise_point(rc, "ECDH step")
-    return _ffi.buffer(rk)[:], _ffi.buffer(ck)[:]
-
-
-def floor_symmetric(chain_key: bytes, plaintext: bytes, n: int) -> bytes:
-    """The symmetric floor: n messages' HKDF + AES-256-CTR, both sides, in one C loop.
-
-    Returns the chain key after n messages (so the work cannot be skipped).
-    """
-    ctx = _thread_ctx()
-    _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-    if n < 0:
-        raise MisuseError("floor_symmetric needs n >= 0")
-    plaintext = _bytes(plaintext)
-    scratch = _alloc("uint8_t[]", 2 * len(plaintext) or 1)
-    ck = _alloc("uint8_t[32]")
-    rc = _lib.pq3_floor_symmetric(
-        ctx, ck, scratch, _bytes(chain_key), plaintext, len(plaintext), n
-    )
-    if rc:
-        _raise(rc, "symmetric floor")
-    return bytes(_ffi.buffer(ck))
 
 
 # ── The hot path ───────────────────────────────────────────────────────────────────────
@@ -295,8 +115,7 @@ class NativeHotPath:
     name = "native"
 
     def __init__(self) -> None:
-        self._local: _ThreadState | None = None
-        self._init_lock = threading.Lock()
+        self._local: Any = None  # native_ext.thread_state(), once used
         # The checked C arguments of the latest chains sealed and opened on, by id() of the
         # chain object (public values). Each entry holds its chain, so that id is not reused
         # while cached; one tuple per entry, so a thread reads a consistent one.
@@ -306,11 +125,7 @@ class NativeHotPath:
     def _ctx(self) -> Any:
         local = self._local
         if local is None:
-            _require()
-            with self._init_lock:
-                if self._local is None:
-                    self._local = _ThreadState()
-                local = self._local
+            self._local = local = thread_state()
         return local.ctx
 
     def signer(self, key: P256PrivateKey) -> NativeSigner:

@@ -13,24 +13,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
+from .encoding import as_bytes
 from .errors import (
-    ACCEPT_HINT,
     DECRYPT_HINT,
     AuthenticationError,
     MisuseError,
     PQ3Error,
-    ProfileNotAllowedError,
-    ReplayError,
     hinted,
 )
 from .frozen import copier
-from .handshake import initiate as handshake_initiate
-from .handshake import respond as handshake_respond
-from .handshake import start_id
-from .identity import Device, PrekeyBundle, PublicIdentity
+from .identity import Device, PublicIdentity
 from .kdf import session_dst
 from .message import HotPath, SendingChain
 from .paths import hot_path
@@ -40,8 +35,6 @@ from .profile import PQ3, Profile
 from .ratchet import (
     NO_EFFECTS,
     RatchetState,
-    ReceiveChain,
-    SendChain,
     after_send,
     commit_fast_receive,
     evolve,
@@ -51,18 +44,13 @@ from .ratchet import (
     start_sending_chain,
 )
 from .session_state import SessionState, SessionStats
+from .starting import initiator_state, responder_start
 from .state import decode_session_state, encode_session_state
 from .trace import (
-    KemMaterial,
-    TraceEvent,
+    SessionTrace,
     Tracer,
-    WireParts,
-    block_material,
-    chain_id,
-    header_material,
-    wire_parts,
 )
-from .transport import TransportBlock, TransportState, opened_request, prepare_send, take_block
+from .transport import TransportBlock, prepare_send, take_block
 from .wire import ChainHeader, ParsedMessage, parse_message, transport_tail
 
 Clock = Callable[[], float]
@@ -72,12 +60,6 @@ _MAX_INDEX = 0xFFFF_FFFF
 # accept, the store's resume of its own latest commit). Any other state value may have
 # sealed messages elsewhere, so its sending chain is closed (spec/06-state.md §3).
 _FRESH = object()
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    raise MisuseError(f"{what} must be bytes, not {type(value).__name__}")
 
 
 def _keep_in_memory(_: Device) -> None:
@@ -115,8 +97,8 @@ class Session:
         "_send_ctx",
         "_signer",
         "_state",
+        "_trace",
         "_trace_seq",
-        "_tracer",
         "_verifier",
     )
 
@@ -154,7 +136,7 @@ class Session:
         pid = self._profile_id
         self._dst_send = session_dst(state.me.binding(), state.peer.binding(), pid)
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding(), pid)
-        self._tracer: Tracer | None = None
+        self._trace: SessionTrace | None = None
         self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
         # The chain last received on: its header, signed tail, header digest, and the
@@ -208,54 +190,8 @@ class Session:
         clock: Clock | None,
         profile: Profile | None,
     ) -> Session:
-        policy = policy or RekeyPolicy()
-        peer = PublicIdentity.decode(peer_identity)
-        bundle = PrekeyBundle.decode(bundle_bytes)
-        bundle.verify(peer)
-        profile = profile or bundle.profile
-        if not isinstance(profile, Profile):
-            raise MisuseError("profile must be a pq3proto.Profile")
-        if profile.start_kem != bundle.profile.start_kem:
-            raise MisuseError(
-                f"the bundle's start KEM is {bundle.profile.start_kem}, the profile's "
-                f"{profile.start_kem}"
-            )
-        now = (clock or time.time)()
-        start = handshake_initiate(device.identity, peer, bundle, rng, profile)
-        seed = kem_pk = None
-        if policy.due(0, 0.0):
-            seed, kem_pk = rekey_kem(profile.rekey_kem).generate(rng)
-        transport = None
-        if profile.transport != "repeat":
-            transport = TransportState()
-            if kem_pk is not None:
-                transport = opened_request(transport, kem_pk)
-        header = ChainHeader(
-            start.ephemeral.public,
-            prekey_hash=start.prekey_hash,
-            start_ciphertext=start.ciphertext,
-            kem_public_key=kem_pk if transport is None else None,
-            profile_id=None if profile == PQ3 else profile.to_bytes(),
-        )
-        ratchet = RatchetState(
-            root_key=start.root_key,
-            my_ecdh=start.ephemeral,
-            my_point=start.ephemeral.public,
-            peer_point=start.prekey_point,
-            sending=SendChain(header, start.chain_key, 0),
-            awaiting_reply=True,
-            receiving=(),
-            skipped={},
-            retired=(),
-            my_kem_seed=seed,
-            my_kem_public=kem_pk,
-            peer_kem_public=None,
-            messages_since_pq=0,
-            last_pq_time=now,
-            transport=transport,
-        )
-        state = SessionState(
-            device.identity, peer, True, policy, ratchet, SessionStats(), profile
+        state = initiator_state(
+            device, peer_identity, bundle_bytes, policy, rng, (clock or time.time)(), profile
         )
         return cls(device, state, rng, clock, _origin=_FRESH)
 
@@ -322,64 +258,13 @@ class Session:
         tracer: Tracer | None,
         profiles: tuple[Profile, ...] | None,
     ) -> tuple[Session, bytes]:
-        policy = policy or RekeyPolicy()
-        peer = PublicIdentity.decode(_as_bytes(peer_identity, "peer identity"))
-        msg = parse_message(_as_bytes(wire, "message"))
-        h = msg.header
-        if h.prekey_hash is None or h.start_ciphertext is None:
-            raise MisuseError("message does not start a session: use Session.decrypt")
-        profile = PQ3 if h.profile_id is None else Profile.from_bytes(h.profile_id)
-        allowed = profiles if profiles is not None else (device.profile,)
-        if profile not in allowed or profile.start_kem != device.profile.start_kem:
-            raise ProfileNotAllowedError(
-                f"the session start's profile {profile.label} is not one this device allows"
-            )
-        hot = hot_path()
-        dst_recv = session_dst(
-            peer.binding(), device.identity.binding(), b"" if h.profile_id is None else h.profile_id
+        start = responder_start(
+            device, peer_identity, wire, policy, (clock or time.time)(), profiles
         )
-        tail = h.signature_tail(dst_recv)
-        if msg.transport is not None:
-            tail += transport_tail(h, msg.transport_bytes)
-        try:
-            hot.verify(msg, tail, hot.verifier(peer.signing_key))
-        except AuthenticationError as e:
-            raise hinted(e, ACCEPT_HINT) from None
-        sid = start_id(h.prekey_hash, h.ecdh_public_key, h.start_ciphertext)
-        if device.has_seen_start(sid):
-            raise ReplayError("this session start was already accepted")
-        if h.kem_public_key is not None:
-            rekey_kem(profile.rekey_kem).validate_public_key(h.kem_public_key)
-        start = handshake_respond(
-            device, peer, h.prekey_hash, h.ecdh_public_key, h.start_ciphertext, profile
-        )
-        now = (clock or time.time)()
-        ratchet = RatchetState(
-            root_key=start.root_key,
-            my_ecdh=None,
-            my_point=None,
-            peer_point=h.ecdh_public_key,
-            sending=None,
-            awaiting_reply=False,
-            receiving=(
-                ReceiveChain(h.ecdh_public_key, start.chain_key, 0, _header_digest(msg)),
-            ),
-            skipped={},
-            retired=(),
-            my_kem_seed=None,
-            my_kem_public=None,
-            peer_kem_public=h.kem_public_key,
-            messages_since_pq=0,
-            last_pq_time=now,
-            transport=None if profile.transport == "repeat" else TransportState(),
-        )
-        state = SessionState(
-            device.identity, peer, False, policy, ratchet, SessionStats(), profile
-        )
-        session = cls(device, state, rng, clock, _origin=_FRESH)
-        session._tracer = tracer
-        plaintext, _ = session._open(msg, verified=True, accepted=True)
-        device.record_start(sid, save_device)
+        session = cls(device, start.state, rng, clock, _origin=_FRESH)
+        session.tracer = tracer
+        plaintext, _ = session._open(start.message, verified=True, accepted=True)
+        device.record_start(start.start_id, save_device)
         return session, plaintext
 
     # ── Messages ──
@@ -390,9 +275,9 @@ class Session:
         Safe to call from several threads: calls on one session are serialized.
         """
         if type(plaintext) is not bytes:
-            plaintext = _as_bytes(plaintext, "plaintext")
+            plaintext = as_bytes(plaintext, "plaintext")
         if type(auth_data) is not bytes:
-            auth_data = _as_bytes(auth_data, "auth data")
+            auth_data = as_bytes(auth_data, "auth data")
         if len(plaintext) > MAX_PLAINTEXT_LENGTH or len(auth_data) > MAX_AUTH_DATA_LENGTH:
             raise MisuseError("plaintext or auth data exceeds the protocol limits")
         with self._lock:
@@ -443,8 +328,8 @@ class Session:
         )
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
         new_state = _committed(st, after_send(r, next_ck), stats)
-        if self._tracer is not None:
-            self._emit(
+        if self._trace is not None:
+            self._trace.message(
                 "send", header, sending.next_index, effects.ecdh_step, effects.kem_requested,
                 effects.pq_mixed, len(base.header_bytes), len(auth_data), len(plaintext),
                 None if out is None else out.block, 0 if out is None else len(out.block_bytes),
@@ -459,12 +344,12 @@ class Session:
     def decrypt_with_auth_data(self, wire: bytes) -> tuple[bytes, bytes]:
         """Open one message; returns (plaintext, the sender's auth data)."""
         if type(wire) is not bytes:
-            wire = _as_bytes(wire, "message")
+            wire = as_bytes(wire, "message")
         with self._lock:
             msg = None
             try:
                 cached = self._recv_tail
-                if cached is not None and self._tracer is None and not self._deferred:
+                if cached is not None and self._trace is None and not self._deferred:
                     opened = self._open_in_order(wire, cached)
                     if opened is not None:
                         return opened
@@ -472,12 +357,12 @@ class Session:
                 return self._open(msg, verified=False)
             except AuthenticationError as e:
                 err = hinted(e, DECRYPT_HINT)
-                if self._tracer is not None:
-                    self._emit_refused(msg, type(err).__name__)
+                if self._trace is not None:
+                    self._trace.refused(msg, type(err).__name__)
                 raise err from None
             except PQ3Error as e:
-                if self._tracer is not None:
-                    self._emit_refused(msg, type(e).__name__)
+                if self._trace is not None:
+                    self._trace.refused(msg, type(e).__name__)
                 raise
 
     def _open(
@@ -506,8 +391,8 @@ class Session:
         if msg.transport is not None:
             new_r = self._take_block(new_r, msg.transport)
         new_state = _committed(st, new_r, st.stats.after_receive(effects))
-        if self._tracer is not None:
-            self._emit(
+        if self._trace is not None:
+            self._trace.message(
                 "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
                 effects.pq_mixed, msg.header_length, len(msg.auth_data), len(msg.ciphertext),
                 msg.transport, len(msg.transport_bytes),
@@ -589,71 +474,15 @@ class Session:
         Called before the step commits, with the session's lock held: if the tracer raises,
         the step fails unchanged; it must not call back into this session.
         """
-        return self._tracer
+        return None if self._trace is None else self._trace.tracer
 
     @tracer.setter
     def tracer(self, tracer: Tracer | None) -> None:
-        self._tracer = tracer
-
-    def _emit(
-        self,
-        direction: Literal["send", "receive"],
-        header: ChainHeader,
-        index: int,
-        ecdh_step: bool,
-        requested: bool,
-        completed: bool,
-        header_length: int,
-        auth_data: int,
-        ciphertext: int,
-        block: TransportBlock | None = None,
-        block_length: int = 0,
-    ) -> None:
-        material = header_material(header, self._profile)
-        if block is not None:
-            material += block_material(block, self._profile)
-        parts = wire_parts(header_length + block_length, material, auth_data, ciphertext)
-        self._send_event(
-            direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested, completed,
-            parts, material, None,
+        if self._trace is not None:
+            self._trace_seq = self._trace.seq  # event numbers go on across tracers
+        self._trace = None if tracer is None else SessionTrace(
+            tracer, str(self._state.me), self._profile, self._clock, self._trace_seq
         )
-
-    def _emit_refused(self, msg: ParsedMessage | None, error: str) -> None:
-        if msg is None:
-            parts = WireParts(0, 0, 0, 0, 0, 0)
-            self._send_event("receive", "", -1, False, False, False, parts, (), error)
-            return
-        material = header_material(msg.header, self._profile)
-        if msg.transport is not None:
-            material += block_material(msg.transport, self._profile)
-        parts = wire_parts(
-            msg.header_length + len(msg.transport_bytes), material, len(msg.auth_data),
-            len(msg.ciphertext),
-        )
-        self._send_event(
-            "receive", chain_id(msg.header.ecdh_public_key), msg.index, False, False, False,
-            parts, material, error,
-        )
-
-    def _send_event(
-        self,
-        direction: Literal["send", "receive"],
-        chain: str,
-        index: int,
-        ecdh_step: bool,
-        requested: bool,
-        completed: bool,
-        parts: WireParts,
-        material: tuple[KemMaterial, ...],
-        error: str | None,
-    ) -> None:
-        assert self._tracer is not None
-        event = TraceEvent(
-            self._trace_seq, self._clock(), str(self._state.me), direction, chain, index,
-            ecdh_step, requested, completed, material, parts, error,
-        )
-        self._tracer(event)
-        self._trace_seq += 1
 
     # ── Inspection and persistence ──
 
@@ -710,7 +539,7 @@ class Session:
     def _from_bytes(
         cls, blob: bytes, device: Device, rng: RandomSource, clock: Clock | None
     ) -> Session:
-        state = decode_session_state(_as_bytes(blob, "session state"))
+        state = decode_session_state(as_bytes(blob, "session state"))
         if state.me != device.identity:
             raise MisuseError("session state belongs to another device")
         return cls(device, state, rng, clock)
@@ -736,6 +565,3 @@ class Session:
         return f"Session({me} -> {peer}, sent={s.sent}, received={s.received})"
 
 
-
-def _header_digest(msg: ParsedMessage) -> bytes:
-    return sha384(msg.raw[: msg.header_length])

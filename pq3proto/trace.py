@@ -25,7 +25,7 @@ from .constants import (
 from .primitives import sha384
 from .profile import PQ3, Profile
 from .transport import TransportBlock
-from .wire import ChainHeader
+from .wire import ChainHeader, ParsedMessage
 
 __all__ = ["KemMaterial", "TraceEvent", "TraceRecorder", "Tracer", "WireParts", "chain_id"]
 
@@ -183,3 +183,78 @@ def wire_parts(
 def _material_text(m: KemMaterial) -> str:
     chunk = f"[{m.chunk[0]}/{m.chunk[1]}]" if m.chunk else ""
     return f"{m.kind}:{m.kem}:{m.size}{chunk}"
+
+
+class SessionTrace:
+    """One session's tracer and event counter: what the session did with a message, as a
+    TraceEvent (the session calls it only while a tracer is set)."""
+
+    __slots__ = ("clock", "party", "profile", "seq", "tracer")
+
+    def __init__(
+        self, tracer: Tracer, party: str, profile: Profile, clock: Callable[[], float], seq: int
+    ) -> None:
+        self.tracer, self.party, self.profile, self.clock, self.seq = (
+            tracer, party, profile, clock, seq,
+        )
+
+    def message(
+        self,
+        direction: Direction,
+        header: ChainHeader,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        header_length: int,
+        auth_data: int,
+        ciphertext: int,
+        block: TransportBlock | None = None,
+        block_length: int = 0,
+    ) -> None:
+        """A message sealed or opened: its chain, index, steps and bytes by part."""
+        material = header_material(header, self.profile)
+        if block is not None:
+            material += block_material(block, self.profile)
+        parts = wire_parts(header_length + block_length, material, auth_data, ciphertext)
+        self._emit(
+            direction, chain_id(header.ecdh_public_key), index, ecdh_step, requested,
+            completed, parts, material, None,
+        )
+
+    def refused(self, msg: ParsedMessage | None, error: str) -> None:
+        """A message refused with `error`; None if it did not even parse."""
+        if msg is None:
+            self._emit("receive", "", -1, False, False, False, WireParts(0, 0, 0, 0, 0, 0), (),
+                       error)
+            return
+        material = header_material(msg.header, self.profile)
+        if msg.transport is not None:
+            material += block_material(msg.transport, self.profile)
+        parts = wire_parts(
+            msg.header_length + len(msg.transport_bytes), material, len(msg.auth_data),
+            len(msg.ciphertext),
+        )
+        self._emit(
+            "receive", chain_id(msg.header.ecdh_public_key), msg.index, False, False, False,
+            parts, material, error,
+        )
+
+    def _emit(
+        self,
+        direction: Direction,
+        chain: str,
+        index: int,
+        ecdh_step: bool,
+        requested: bool,
+        completed: bool,
+        parts: WireParts,
+        material: tuple[KemMaterial, ...],
+        error: str | None,
+    ) -> None:
+        event = TraceEvent(
+            self.seq, self.clock(), self.party, direction, chain, index, ecdh_step, requested,
+            completed, material, parts, error,
+        )
+        self.tracer(event)
+        self.seq += 1

@@ -50,6 +50,7 @@ from .constants import (
 )
 from .encoding import Reader, lp, u32
 from .errors import MalformedInputError, UnsupportedVersionError
+from .primitives import sha384
 from .profile import PQ3, Profile
 from .transport import TransportBlock, read_block
 
@@ -169,6 +170,12 @@ class ParsedMessage:
             self.index,
             tail,
         )
+
+
+def chain_header_digest(msg: ParsedMessage) -> bytes:
+    """SHA-384 of a message's chain header bytes, which every later message of its chain
+    must repeat (03-ratchet.md §3; session state field 13)."""
+    return sha384(msg.raw[: msg.header_length])
 
 
 def transport_tail(header: ChainHeader, block_bytes: bytes) -> bytes:

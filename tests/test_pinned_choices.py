@@ -18,6 +18,7 @@ import pytest
 import pq3proto.policy as policy_mod
 import pq3proto.ratchet as ratchet
 import pq3proto.session as session_mod
+import pq3proto.starting as starting_mod
 import pq3proto.state as state_mod
 from pq3proto import kem
 from pq3proto.constants import MAX_FORWARD_JUMP
@@ -258,7 +259,7 @@ def test_refusing_a_continuation_chain_is_caught(monkeypatch: pytest.MonkeyPatch
 def test_accept_checking_the_kem_key_before_replay_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    parse = session_mod.parse_message
+    parse = starting_mod.parse_message
 
     def parse_and_check_kem(wire: bytes) -> ParsedMessage:
         msg = parse(wire)
@@ -266,7 +267,7 @@ def test_accept_checking_the_kem_key_before_replay_is_caught(
             kem.get_backend().validate_public_key(kem.MLKEM768, msg.header.kem_public_key)
         return msg
 
-    monkeypatch.setattr(session_mod, "parse_message", parse_and_check_kem)
+    monkeypatch.setattr(starting_mod, "parse_message", parse_and_check_kem)
     _caught("pq3_pinned_choice_test", "accept: a replayed start")
 
 
