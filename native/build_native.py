@@ -1,7 +1,7 @@
 """cffi builder of the C hot path `_pq3proto_native` (spec/03-ratchet.md §4).
 
 Owns: the cdef (read from native/pq3native.h), the compile and link flags.
-Not: the C code (pq3native.c) or the Python wrapper (pq3proto/native.py).
+Not: the C code (native/pq3native_*.c) or the Python wrapper (pq3proto/native.py).
 
 Run from the project root (setup.py does), or directly: `python native/build_native.py`
 builds the module in place for a quick check.
@@ -9,16 +9,18 @@ builds the module in place for a quick check.
 
 from __future__ import annotations
 
+import glob
 import os
 
 from cffi import FFI
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _HEADER = os.path.join(_HERE, "pq3native.h")
-_SOURCE = os.path.join(_HERE, "pq3native.c")
+# The library is every native/pq3native_*.c (test_pq3native.c is the sanitizer harness).
+SOURCES = sorted(glob.glob(os.path.join(_HERE, "pq3native_*.c")))
 
-# -Wpedantic stays off here: cffi's generated wrapper is not pedantic C99. The C file
-# itself is compiled with -Wpedantic by tests/test_native.py.
+# -Wpedantic stays off here: cffi's generated wrapper is not pedantic C99. The C files
+# themselves are compiled with -Wpedantic by tests/test_native.py.
 EXTRA_COMPILE_ARGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 
 
@@ -39,7 +41,7 @@ ffibuilder.cdef(_cdef())
 ffibuilder.set_source(
     "_pq3proto_native",
     '#include "pq3native.h"\n',
-    sources=[_rel(_SOURCE)],
+    sources=[_rel(f) for f in SOURCES],
     include_dirs=[_rel(_HERE)],
     libraries=["crypto"],
     extra_compile_args=EXTRA_COMPILE_ARGS,

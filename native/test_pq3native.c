@@ -1,4 +1,4 @@
-/* test_pq3native.c: sanitizer harness for pq3native.c (driven by tests/test_native.py).
+/* test_pq3native.c: sanitizer harness for pq3native_*.c (driven by tests/test_native.py).
  *
  * Reads records of hex fields ("-" is empty) whose expected values come from the
  * pure-Python path, runs the C API on them under ASan/UBSan, and checks outputs, every

@@ -4,7 +4,7 @@ Owns: per-thread C contexts, the C keys, the ratchet's C ECDH step, and NATIVE: 
 bytes and the same failures as message.PythonHotPath, with one C call per message or per
 batch.
 Not: loading the extension and mapping its return codes (native_ext.py), the C code
-(native/pq3native.c), the HotPath object sessions get (paths.py), or RFC 6979
+(native/pq3native_*.c), the HotPath object sessions get (paths.py), or RFC 6979
 nonces, which OpenSSL 3.0 lacks: deterministic signatures are made here, in Python, over the
 digest the C computes.
 """

@@ -576,7 +576,7 @@ def test_sanitizer_harness(tmp_path: Path, keys: tuple[P256PrivateKey, ...]) -> 
         "-fno-sanitize-recover=undefined",
         f"-I{NATIVE_DIR}",
         str(NATIVE_DIR / "test_pq3native.c"),
-        str(NATIVE_DIR / "pq3native.c"),
+        *sorted(str(p) for p in NATIVE_DIR.glob("pq3native_*.c")),
         "-o",
         str(exe),
         "-lcrypto",
