@@ -55,6 +55,7 @@ from .native_ext import (
 )
 from .native_ext import alloc as _alloc
 from .native_ext import as_bytes as _bytes
+from .native_ext import call_keyed as _keyed
 from .native_ext import check_index as _index
 from .native_ext import ffi as _ffi
 from .native_ext import kem_args as _kem_args
@@ -267,11 +268,7 @@ class NativeHotPath:
             plaintext,
             pt_len,
         )
-        if signer is None or prehash:
-            rc = _lib.pq3_seal(*args, _NULL)
-        else:
-            with signer._lock:
-                rc = _lib.pq3_seal(*args, signer._ptr)
+        rc = _keyed(_lib.pq3_seal, args, None if prehash else signer)
         if rc:
             _raise(rc, "seal")
         out_buf = _ffi.buffer(buf)
@@ -326,11 +323,7 @@ class NativeHotPath:
             _ffi.new("size_t[]", lens),
             n,
         )
-        if signer is None or prehash:
-            rc = _lib.pq3_seal_batch(*args, _NULL)
-        else:
-            with signer._lock:
-                rc = _lib.pq3_seal_batch(*args, signer._ptr)
+        rc = _keyed(_lib.pq3_seal_batch, args, None if prehash else signer)
         if rc:
             _raise(rc, "seal")
         out = _split(_ffi.buffer(wire), [fixed + ln for ln in lens])
@@ -408,11 +401,7 @@ class NativeHotPath:
             n,
             msg.signature,
         )
-        if verifier is None:
-            rc = _lib.pq3_open(*args, _NULL)
-        else:
-            with verifier._lock:  # verification runs first, inside the same call
-                rc = _lib.pq3_open(*args, verifier._ptr)
+        rc = _keyed(_lib.pq3_open, args, verifier)
         if rc:
             _raise(rc, "message")
         out = _ffi.buffer(buf)
@@ -444,11 +433,7 @@ class NativeHotPath:
             ctx, buf, n + CHAIN_KEY_SIZE, chain_key, index, header, len(header), tail,
             len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
         )
-        if verifier is None:
-            rc = _lib.pq3_open_wire(*args, _NULL)
-        else:
-            with verifier._lock:
-                rc = _lib.pq3_open_wire(*args, verifier._ptr)
+        rc = _keyed(_lib.pq3_open_wire, args, verifier)
         if rc:
             if rc == _lib.PQ3_ERR_BATCH or rc == _lib.PQ3_ERR_LENGTH:
                 return None
@@ -527,11 +512,7 @@ class NativeHotPath:
             sigs,
             n,
         )
-        if verifier is None:
-            rc = _lib.pq3_open_batch(*args, _NULL)
-        else:
-            with verifier._lock:
-                rc = _lib.pq3_open_batch(*args, verifier._ptr)
+        rc = _keyed(_lib.pq3_open_batch, args, verifier)
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
         return _split(_ffi.buffer(pt), ct_lens), _ffi.buffer(ck)[:]
@@ -584,11 +565,7 @@ class NativeHotPath:
             _ffi.new("size_t[]", plaintexts.ends) if n else _NULL,
             n,
         )
-        if signer is None:
-            rc = _lib.pq3_seal_packed(*args, _NULL)
-        else:
-            with signer._lock:
-                rc = _lib.pq3_seal_packed(*args, signer._ptr)
+        rc = _keyed(_lib.pq3_seal_packed, args, signer)
         if rc:
             _raise(rc, "seal")
         # The C wrote ends rising to total (pq3_seal_packed), so they need no second check.
@@ -634,11 +611,7 @@ class NativeHotPath:
             MAX_AUTH_DATA_LENGTH,
             MAX_PLAINTEXT_LENGTH,
         )
-        if verifier is None:
-            rc = _lib.pq3_open_packed(*args, _NULL)
-        else:
-            with verifier._lock:
-                rc = _lib.pq3_open_packed(*args, verifier._ptr)
+        rc = _keyed(_lib.pq3_open_packed, args, verifier)
         if rc:
             _raise(rc, f"message {fail[0]} of the batch")
         ends = tuple(_ffi.unpack(pt_ends, n))

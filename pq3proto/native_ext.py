@@ -72,6 +72,15 @@ def unavailable_reason() -> str:
     return REASON
 
 
+def call_keyed(fn: Any, args: tuple[Any, ...], key: NativeSigner | NativeVerifier | None) -> int:
+    """fn(*args, the key's C object) under the key's lock (an EVP_PKEY_CTX serves one call at
+    a time; verification or signing runs inside the call); NULL without a key."""
+    if key is None:
+        return int(fn(*args, NULL))
+    with key._lock:
+        return int(fn(*args, key._ptr))
+
+
 def require() -> None:
     if ext is None:
         raise BackendUnavailableError(f"native hot path unavailable: {REASON}")
