@@ -1,7 +1,8 @@
 """Validated command-line values shared by every `pq3proto` subcommand.
 
-Owns: the argparse types (counts, probabilities, rekey policies, traffic shapes, paths), the
-one `--progress` option, and writing a JSON result. A bad value is an argparse error: usage,
+Owns: the argparse types (counts, probabilities, rekey policies, traffic shapes, paths, KEM
+names), the one `--progress` option, the profile options of `bench` and `trace`, and writing a
+JSON result. A bad value is an argparse error: usage,
 one line, exit status 2, no traceback.
 Not: what the subcommands do with the values.
 """
@@ -18,7 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import kem
 from .constants import (
+    DEFAULT_CHUNK_EXPANSION,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_REKEY_KEM,
+    DEFAULT_START_KEM,
     MAX_CHUNK_EXPANSION,
     MAX_CHUNK_SIZE,
     MIN_CHUNK_EXPANSION,
@@ -26,6 +32,7 @@ from .constants import (
 )
 from .errors import MisuseError
 from .policy import RekeyPolicy
+from .profile import TRANSPORTS, Profile
 from .traffic import Traffic
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "POLICY_SYNTAX",
     "PROGRESS_CHOICES",
     "TRAFFIC_SYNTAX",
+    "add_profile_options",
     "add_progress_option",
     "existing_dir",
     "float_at_least",
@@ -47,6 +55,7 @@ __all__ = [
     "policy_list",
     "positive_int",
     "probability",
+    "profile_from_options",
     "progress_enabled",
     "traffic",
     "traffic_list",
@@ -310,3 +319,44 @@ def chunk_expansion(text: str) -> int:
     if n > MAX_CHUNK_EXPANSION:
         raise argparse.ArgumentTypeError(f"at most {MAX_CHUNK_EXPANSION}, got {n}")
     return n
+
+
+def kem_name(text: str) -> str:
+    """A KEM this machine runs (kem.names())."""
+    if text not in kem.names():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a KEM this machine runs; it runs: {', '.join(kem.names())} (the "
+            "others need liboqs: README, Getting liboqs)"
+        )
+    return text
+
+
+def add_profile_options(parser: argparse.ArgumentParser) -> None:
+    """--start-kem, --rekey-kem, --transport, --chunk-size, --chunk-expansion."""
+    parser.add_argument("--start-kem", type=kem_name, default=DEFAULT_START_KEM, metavar="NAME",
+                        help="the profile's start KEM, as liboqs names it "
+                        "(default: %(default)s)")
+    parser.add_argument("--rekey-kem", type=kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
+                        help="the profile's rekey KEM, e.g. HQC-1, FrodoKEM-640-AES, BIKE-L1; "
+                        "the liboqs KEMs need liboqs (default: %(default)s)")
+    parser.add_argument("--transport", choices=TRANSPORTS, default="repeat",
+                        help="the profile's transport of rekey material: repeat (PQ3), first "
+                        "or chunked (default: %(default)s)")
+    parser.add_argument("--chunk-size", type=chunk_size, default=None, metavar="BYTES",
+                        help="chunked only: bytes of material per chunk, even, 2 to "
+                        f"{MAX_CHUNK_SIZE} (default: {DEFAULT_CHUNK_SIZE})")
+    parser.add_argument("--chunk-expansion", type=chunk_expansion, default=None, metavar="E",
+                        help=f"chunked only: n = E x k chunks, {MIN_CHUNK_EXPANSION} to "
+                        f"{MAX_CHUNK_EXPANSION} (default: {DEFAULT_CHUNK_EXPANSION})")
+
+
+def profile_from_options(args: argparse.Namespace) -> Profile:
+    """The Profile the options of add_profile_options name; chunk options need chunked."""
+    if (args.chunk_size is not None or args.chunk_expansion is not None) and (
+        args.transport != "chunked"
+    ):
+        raise MisuseError("--chunk-size and --chunk-expansion need --transport chunked")
+    return Profile(
+        start_kem=args.start_kem, rekey_kem=args.rekey_kem, transport=args.transport,
+        chunk_size=args.chunk_size, chunk_expansion=args.chunk_expansion,
+    )

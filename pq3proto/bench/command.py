@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import cliargs as ca
-from .. import cluster, kem
+from .. import cluster
 from ..benchmarks_support import (
     ENV_NATIVE,
     cpu_idle_fraction,
@@ -31,18 +31,9 @@ from ..benchmarks_support import (
     selected_kem,
     selected_path,
 )
-from ..constants import (
-    DEFAULT_CHUNK_EXPANSION,
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_REKEY_KEM,
-    DEFAULT_START_KEM,
-    MAX_CHUNK_EXPANSION,
-    MAX_CHUNK_SIZE,
-    MIN_CHUNK_EXPANSION,
-)
 from ..errors import MisuseError
 from ..policy import RekeyPolicy
-from ..profile import PQ3, TRANSPORTS
+from ..profile import PQ3
 from .compare import DEFAULT_THRESHOLD, run_compare
 from .floors import FloorMeter
 from .on_cluster import measure_on_cluster
@@ -60,9 +51,7 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
     if args.payload < 0 or args.batch < 1:
         raise MisuseError("--payload must be >= 0 and --batch >= 1")
     RekeyPolicy.parse(args.policy)  # fail early on a bad policy
-    chunked = args.chunk_size is not None or args.chunk_expansion is not None
-    if chunked and args.transport != "chunked":
-        raise MisuseError("--chunk-size and --chunk-expansion need --transport chunked")
+    ca.profile_from_options(args)  # a profile that cannot be built fails here, before any work
     warmup = args.warmup if args.warmup is not None else min(messages, 2_000)
     spec = BenchSpec(
         workload=args.workload,
@@ -82,7 +71,6 @@ def _spec_from_args(args: argparse.Namespace, path: str) -> BenchSpec:
         chunk_size=args.chunk_size,
         chunk_expansion=args.chunk_expansion,
     )
-    spec.profile  # noqa: B018 - a profile that cannot be built fails here, before any work
     return spec
 
 
@@ -289,18 +277,6 @@ def _bench_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kem_name(text: str) -> str:
-    if text not in kem.names():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a KEM this machine runs; it runs: {', '.join(kem.names())}"
-        )
-    return text
-
-
-_chunk_size = ca.chunk_size
-_chunk_expansion = ca.chunk_expansion
-
-
 def _existing_file(text: str) -> str:
     if not text or not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an existing file")
@@ -384,20 +360,7 @@ def add_parser(subparsers: Any) -> None:
         help="KEM backend for the run (sets PQ3PROTO_KEM): openssl | reference | liboqs "
         "(default: PQ3PROTO_KEM, else openssl)",
     )
-    p.add_argument("--start-kem", type=_kem_name, default=DEFAULT_START_KEM, metavar="NAME",
-                   help="the profile's start KEM, as liboqs names it (default: %(default)s)")
-    p.add_argument("--rekey-kem", type=_kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
-                   help="the profile's rekey KEM, e.g. HQC-1, BIKE-L1; the liboqs KEMs need "
-                   "liboqs (default: %(default)s)")
-    p.add_argument("--transport", choices=TRANSPORTS, default="repeat",
-                   help="the profile's transport of rekey material: repeat (PQ3), first or "
-                   "chunked (default: %(default)s)")
-    p.add_argument("--chunk-size", type=_chunk_size, default=None, metavar="BYTES",
-                   help="chunked only: bytes of material per chunk, even, 2 to "
-                   f"{MAX_CHUNK_SIZE} (default: {DEFAULT_CHUNK_SIZE})")
-    p.add_argument("--chunk-expansion", type=_chunk_expansion, default=None, metavar="E",
-                   help=f"chunked only: n = E x k chunks, {MIN_CHUNK_EXPANSION} to "
-                   f"{MAX_CHUNK_EXPANSION} (default: {DEFAULT_CHUNK_EXPANSION})")
+    ca.add_profile_options(p)
     p.add_argument(
         "--compare",
         action="store_true",

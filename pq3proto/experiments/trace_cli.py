@@ -12,34 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import cliargs, kem
-from ..constants import (
-    DEFAULT_CHUNK_EXPANSION,
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_REKEY_KEM,
-    DEFAULT_START_KEM,
-    MAX_CHUNK_EXPANSION,
-    MAX_CHUNK_SIZE,
-    MIN_CHUNK_EXPANSION,
-)
-from ..errors import MisuseError
+from .. import cliargs
 from ..policy import RekeyPolicy
-from ..profile import TRANSPORTS, Profile
 from ..trace import events_csv
 from .delivery import NetworkConditions
 from .traced import run_traced
-
-
-def _kem_name(text: str) -> str:
-    """A KEM this machine can run (kem.names())."""
-    if text not in kem.names():
-        known = ", ".join(kem.names())
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a KEM this machine runs; it runs: {known} (the others need "
-            "liboqs: README, Getting liboqs)"
-        )
-    return text
-
 
 _COLUMNS = ("seq", "party", "direction", "chain", "index", "ecdh_step", "material",
             "wire_bytes", "error")
@@ -57,13 +34,7 @@ def format_events(rows: list[dict[str, Any]]) -> str:
 def _main(args: argparse.Namespace) -> int:
     conditions = NetworkConditions(drop=args.loss, mean_delay=args.reorder)
     policy = RekeyPolicy.parse(args.policy)
-    chunked = args.chunk_size is not None or args.chunk_expansion is not None
-    if chunked and args.transport != "chunked":
-        raise MisuseError("--chunk-size and --chunk-expansion need --transport chunked")
-    profile = Profile(
-        start_kem=args.start_kem, rekey_kem=args.rekey_kem, transport=args.transport,
-        chunk_size=args.chunk_size, chunk_expansion=args.chunk_expansion,
-    )
+    profile = cliargs.profile_from_options(args)
     run = run_traced(
         policy, str(args.traffic), args.messages, args.seed, conditions, profile=profile
     )
@@ -114,20 +85,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--reorder", type=cliargs.nonnegative_float, default=0.0,
                    help="mean random delay per message in seconds; messages are 60 s apart, "
                    "so above 0 it reorders (default: %(default)s)")
-    p.add_argument("--start-kem", type=_kem_name, default=DEFAULT_START_KEM, metavar="NAME",
-                   help="the profile's start KEM, as liboqs names it (default: %(default)s)")
-    p.add_argument("--rekey-kem", type=_kem_name, default=DEFAULT_REKEY_KEM, metavar="NAME",
-                   help="the profile's rekey KEM, e.g. HQC-1, FrodoKEM-640-AES, BIKE-L1; the "
-                   "liboqs KEMs need liboqs (default: %(default)s)")
-    p.add_argument("--transport", choices=TRANSPORTS, default="repeat",
-                   help="the profile's transport of rekey material: repeat (PQ3), first or "
-                   "chunked (default: %(default)s)")
-    p.add_argument("--chunk-size", type=cliargs.chunk_size, default=None, metavar="BYTES",
-                   help="chunked only: bytes of material per chunk, even, 2 to "
-                   f"{MAX_CHUNK_SIZE} (default: {DEFAULT_CHUNK_SIZE})")
-    p.add_argument("--chunk-expansion", type=cliargs.chunk_expansion, default=None, metavar="E",
-                   help=f"chunked only: n = E x k chunks, {MIN_CHUNK_EXPANSION} to "
-                   f"{MAX_CHUNK_EXPANSION} (default: {DEFAULT_CHUNK_EXPANSION})")
+    cliargs.add_profile_options(p)
     p.add_argument("--seed", type=int, default=1,
                    help="seed for keys, traffic and network (default: %(default)s)")
     p.add_argument("--json", metavar="PATH", type=cliargs.output_file, default=None,
