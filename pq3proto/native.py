@@ -64,7 +64,7 @@ from .native_ext import need as _need
 from .native_ext import raise_code as _raise
 from .native_ext import raise_point as _raise_point
 from .native_ext import require as _require
-from .primitives import P256PrivateKey, RandomSource, draw_scalar
+from .primitives import P256PrivateKey, RandomSource
 from .wire import ParsedMessage
 
 __all__ = [
@@ -143,9 +143,8 @@ class NativeHotPath:
             # draw_scalar's rejection sampling, the range check done by the C, which
             # refuses exactly 0 and values >= n with PQ3_ERR_KEY.
             scalar = _bytes(rng.random_bytes(P256_SCALAR_SIZE))
-            if len(scalar) != P256_SCALAR_SIZE:
-                scalar = draw_scalar(rng)
-                return P256PrivateKey.from_computed_public(scalar, p256_public(scalar))
+            if len(scalar) != P256_SCALAR_SIZE:  # a broken random source
+                _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
             rc = _lib.pq3_p256_public(ctx, out, scalar)
             if rc != _lib.PQ3_ERR_KEY:
                 break
