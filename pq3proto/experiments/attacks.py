@@ -33,6 +33,17 @@ class AttackOutcome:
     note: str
 
 
+def _signed_by(signer: Device, bundle: PrekeyBundle) -> PrekeyBundle:
+    """`bundle`'s prekeys under a signature of `signer`'s identity key."""
+    content = PrekeyBundle.signed_content(
+        signer.identity, bundle.ecdh_public_key, bundle.kem_public_key
+    )
+    return PrekeyBundle(
+        bundle.ecdh_public_key, bundle.kem_public_key,
+        signer.signing_key.sign(content, deterministic=True),
+    )
+
+
 def _error_name(fn: Callable[[], object]) -> str | None:
     try:
         fn()
@@ -110,12 +121,7 @@ def directory_attacks(rng: RandomSource) -> list[AttackOutcome]:
         "identity substituted, Alice has no pin (man in the middle)", err is not None, err,
         reads, "the protocol alone cannot tell: identity keys must be verified out of band",
     ))
-    resigned = PrekeyBundle(
-        bob_bundle.ecdh_public_key, bob_bundle.kem_public_key,
-        mallory.signing_key.sign(
-            PrekeyBundle.signed_content(mallory.identity, bob_bundle.ecdh_public_key,
-                                        bob_bundle.kem_public_key), deterministic=True),
-    )
+    resigned = _signed_by(mallory, bob_bundle)
     a = initiate(m_id, resigned.encode())
     wire = a.encrypt(b"to bob")
     err = _error_name(
@@ -125,12 +131,7 @@ def directory_attacks(rng: RandomSource) -> list[AttackOutcome]:
         "identity substituted, Bob's real prekeys re-signed by Mallory", err is not None, err,
         False, "Bob's key schedule binds his real identity key: the key indicator fails",
     ))
-    forged_by_thief = PrekeyBundle(
-        m_bundle.ecdh_public_key, m_bundle.kem_public_key,
-        bob.signing_key.sign(
-            PrekeyBundle.signed_content(bob.identity, m_bundle.ecdh_public_key,
-                                        m_bundle.kem_public_key), deterministic=True),
-    )
+    forged_by_thief = _signed_by(bob, m_bundle)
     m_secrets = mallory.prekey_secrets(m_bundle.prekey_hash())
     assert m_secrets is not None
     thief = Device(bob.identity, bob.signing_key, m_secrets[0], m_secrets[1], forged_by_thief)
