@@ -18,11 +18,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from native_helpers import sending_chain
 
 from pq3proto import errors, kdf, native, paths, primitives
-from pq3proto.message import PYTHON, SendingChain
+from pq3proto.message import PYTHON
 from pq3proto.primitives import P256_ORDER, P256PrivateKey
-from pq3proto.wire import ChainHeader, ParsedMessage, parse_message, signature_body
+from pq3proto.wire import ParsedMessage, parse_message, signature_body
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE_DIR = ROOT / "native"
@@ -42,18 +43,6 @@ def _rng(label: bytes) -> primitives.TestingOnlyDeterministicRandom:
     return primitives.TestingOnlyDeterministicRandom(b"test_native " + label)
 
 
-def _chain(rng: primitives.TestingOnlyDeterministicRandom, rekey: bool = False) -> SendingChain:
-    eph = P256PrivateKey.generate(rng)
-    if rekey:  # a large header and tail: KEM fields are opaque bytes at this layer
-        header = ChainHeader(
-            eph.public,
-            kem_ciphertext=rng.random_bytes(1088),
-            kem_public_key=rng.random_bytes(1184),
-        )
-    else:
-        header = ChainHeader(eph.public)
-    tail = header.signature_tail(rng.random_bytes(150))
-    return SendingChain(header.encode(), tail, eph.public)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +70,7 @@ def test_chain_step_equal() -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_seal_unsigned_equal(size: int, rekey: bool) -> None:
     rng = _rng(b"seal %d" % size)
-    chain = _chain(rng, rekey)
+    chain = sending_chain(rng, rekey)
     ck = rng.random_bytes(32)
     pt = rng.random_bytes(size)
     for index, ad in [(0, b""), (7, b"ad"), (0xFFFF_FFFF, rng.random_bytes(300))]:
@@ -95,7 +84,7 @@ def test_seal_unsigned_equal(size: int, rekey: bool) -> None:
 def test_seal_deterministic_signed_identical(size: int, keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"det %d" % size)
     key = P256PrivateKey.from_scalar(keys[0].scalar())
-    chain = _chain(rng, rekey=size == 140)
+    chain = sending_chain(rng, rekey=size == 140)
     ck = rng.random_bytes(32)
     pt = rng.random_bytes(size)
     signer = NATIVE.signer(key)
@@ -111,7 +100,7 @@ def test_seal_deterministic_signed_identical(size: int, keys: tuple[P256PrivateK
 def test_cross_open_random_signatures(keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"cross")
     key = keys[0]
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     n_signer, n_verifier = NATIVE.signer(key), NATIVE.verifier(key.public)
     p_verifier = PYTHON.verifier(key.public)
@@ -137,7 +126,7 @@ def test_cross_open_random_signatures(keys: tuple[P256PrivateKey, ...]) -> None:
 def test_batches_equal(signed: bool, keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"batch")
     key = keys[1]
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     pts = [rng.random_bytes(n) for n in (140, 0, 1, 17, 140, 999, 140)]
     signer = NATIVE.signer(key) if signed else None
@@ -189,7 +178,7 @@ def _tampered(msg: ParsedMessage) -> list[tuple[str, ParsedMessage]]:
 def test_every_tamper_is_an_authentication_error(keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"tamper")
     key = keys[0]
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     wire, _ = PYTHON.seal(ck, 12, chain, b"auth", rng.random_bytes(140), key)
     msg = parse_message(wire)
@@ -209,7 +198,7 @@ def test_every_tamper_is_an_authentication_error(keys: tuple[P256PrivateKey, ...
 @needs_native
 def test_indicator_and_wrong_key(keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"indicator")
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     wire, ck1 = PYTHON.seal(ck, 0, chain, b"", rng.random_bytes(140), None)
     msg = parse_message(wire)
@@ -232,7 +221,7 @@ def test_indicator_and_wrong_key(keys: tuple[P256PrivateKey, ...]) -> None:
 @needs_native
 def test_bad_lengths_and_keys(keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"lengths")
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     with pytest.raises(errors.MalformedInputError):
         NATIVE.chain_step(ck[:31])
@@ -288,7 +277,7 @@ def test_unavailable_is_explained() -> None:
 @needs_native
 def test_threads_share_nothing_unsafe(keys: tuple[P256PrivateKey, ...]) -> None:
     rng = _rng(b"threads")
-    chain = _chain(rng)
+    chain = sending_chain(rng)
     ck = rng.random_bytes(32)
     pts = [rng.random_bytes(140) for _ in range(20)]
     expect = PYTHON.seal_batch(ck, 0, chain, b"", pts, None)
@@ -445,7 +434,7 @@ def test_mlkem_modulus_check_agrees_with_kem_py(env: str, monkeypatch: pytest.Mo
 
 
 @needs_native
-def test_symmetric_floor_walks_the_chain() -> None:
+def test_symmetric_floor_walks_thesending_chain() -> None:
     ck = _rng(b"floor").random_bytes(32)
     expect = ck
     for _ in range(5):
@@ -471,7 +460,7 @@ def _records(keys: tuple[P256PrivateKey, ...]) -> str:
         mk, nck = PYTHON.chain_step(ck)
         lines.append(f"step {ck.hex()} {mk.hex()} {nck.hex()}")
     for rekey in (False, True):
-        chain = _chain(rng, rekey)
+        chain = sending_chain(rng, rekey)
         for size, ad in [
             (0, b""),
             (1, b"a"),

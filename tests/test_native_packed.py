@@ -9,11 +9,12 @@ Not: the list batches and single messages (test_native.py).
 from __future__ import annotations
 
 import pytest
+from native_helpers import sending_chain
 
 from pq3proto import errors, native, primitives
 from pq3proto.message import PYTHON, PackedBatch, SendingChain
 from pq3proto.primitives import P256PrivateKey
-from pq3proto.wire import ChainHeader, parse_message
+from pq3proto.wire import parse_message
 
 needs_native = pytest.mark.skipif(not native.available(), reason=native.unavailable_reason())
 NATIVE = native.NATIVE
@@ -26,17 +27,6 @@ def _rng(label: bytes) -> primitives.TestingOnlyDeterministicRandom:
     return primitives.TestingOnlyDeterministicRandom(b"test_native_packed " + label)
 
 
-def _chain(rng: primitives.TestingOnlyDeterministicRandom, rekey: bool) -> SendingChain:
-    eph = P256PrivateKey.generate(rng)
-    if rekey:  # a large header: KEM fields are opaque bytes at this layer
-        header = ChainHeader(
-            eph.public,
-            kem_ciphertext=rng.random_bytes(1088),
-            kem_public_key=rng.random_bytes(1184),
-        )
-    else:
-        header = ChainHeader(eph.public)
-    return SendingChain(header.encode(), header.signature_tail(rng.random_bytes(150)), eph.public)
 
 
 def _flip(b: bytes, at: int) -> bytes:
@@ -49,7 +39,7 @@ def _flip(b: bytes, at: int) -> bytes:
 def test_packed_equals_lists_and_python(rekey: bool, signed: bool) -> None:
     rng = _rng(b"equal")
     key = P256PrivateKey.generate(rng)
-    chain = _chain(rng, rekey)
+    chain = sending_chain(rng, rekey)
     ck = rng.random_bytes(32)
     pts = [rng.random_bytes(n) for n in PT_SIZES]
     packed = PackedBatch.pack(pts)
@@ -87,7 +77,7 @@ def test_packed_equals_lists_and_python(rekey: bool, signed: bool) -> None:
 @pytest.mark.parametrize("path", PATHS)
 def test_empty_batch(path: native.NativeHotPath) -> None:
     rng = _rng(b"empty")
-    chain = _chain(rng, False)
+    chain = sending_chain(rng, False)
     ck = rng.random_bytes(32)
     empty = PackedBatch.pack([])
     assert path.seal_packed(ck, 5, chain, b"", empty, None) == (empty, ck)
@@ -98,7 +88,7 @@ def test_empty_batch(path: native.NativeHotPath) -> None:
 def _batch(rekey: bool = False) -> tuple[SendingChain, bytes, list[bytes], P256PrivateKey]:
     rng = _rng(b"fail")
     key = P256PrivateKey.generate(rng)
-    chain = _chain(rng, rekey)
+    chain = sending_chain(rng, rekey)
     ck = rng.random_bytes(32)
     pts = [rng.random_bytes(n) for n in (140, 3, 140)]
     wires, _ = PYTHON.seal_batch(ck, 7, chain, b"ad", pts, key)
@@ -108,7 +98,7 @@ def _batch(rekey: bool = False) -> tuple[SendingChain, bytes, list[bytes], P256P
 def _failures(
     chain: SendingChain, wires: list[bytes], rekey: bool
 ) -> list[tuple[str, list[bytes], type | str]]:
-    other = _chain(_rng(b"other"), rekey)  # a header of the same size, other bytes
+    other = sending_chain(_rng(b"other"), rekey)  # a header of the same size, other bytes
     foreign, _ = PYTHON.seal_batch(bytes(32), 8, other, b"ad", [b"x"], None)
     h = len(chain.header_bytes)
     ad_at = h + 4 + 32
