@@ -225,6 +225,41 @@ int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out,
                        const uint8_t *old_root, const uint8_t *kem_secret,
                        size_t kem_len, const uint8_t *dst, size_t dst_len);
 
+/* ── A plain new chain's first message in one call (pq3native_chain.c) ──
+ * "Plain": the chain header is header_prefix (version, flags: 2 bytes) || ecdhPK and the
+ * ECDH step mixes no KEM secret; its dst is dst_prefix || ecdhPK. */
+
+/* Key generation from scalar (as pq3_p256_public), the ECDH step with peer_point from
+ * old_root (as pq3_ecdh_root_step), then message 0 sealed as pq3_seal seals it (digest_out
+ * and signer alike) under the new header, wire_cap >= pq3_wire_length(67, ad_len,
+ * pt_len). keys_out (129 bytes) receives ecdhPK (65), the new root key (32) and the chain
+ * key after message 0 (32). */
+int pq3_seal_new_chain(pq3_ctx *ctx,
+                       uint8_t *wire_out, size_t wire_cap, uint8_t *keys_out,
+                       uint8_t *digest_out,
+                       const uint8_t *scalar, const uint8_t *peer_point,
+                       const uint8_t *old_root, const uint8_t *header_prefix,
+                       const uint8_t *dst_prefix, size_t dst_prefix_len,
+                       const uint8_t *tail, size_t tail_len,
+                       const uint8_t *ad, size_t ad_len,
+                       const uint8_t *pt, size_t pt_len,
+                       pq3_signer *signer);
+
+/* Message 0 of a new chain whose plain header (67 bytes) begins the wire, read strictly
+ * as pq3_open_wire reads (PQ3_ERR_BATCH: index not 0; PQ3_ERR_LENGTH: not the layout;
+ * nothing is opened in either case), its signature verified, then the ECDH step with the
+ * header's ecdhPK from old_root, then derived and decrypted. out (out_cap >= 64 + the
+ * ciphertext length) receives the new root key (32), the chain key after message 0 (32),
+ * then the plaintext. */
+int pq3_open_new_chain(pq3_ctx *ctx,
+                       uint8_t *out, size_t out_cap,
+                       const uint8_t *scalar, const uint8_t *old_root,
+                       const uint8_t *dst_prefix, size_t dst_prefix_len,
+                       const uint8_t *tail, size_t tail_len,
+                       const uint8_t *wire, size_t wire_len,
+                       size_t max_ad, size_t max_ct,
+                       pq3_verifier *verifier);
+
 /* ── ML-KEM key check ── */
 
 /* FIPS 203 §7.2 modulus check of an encapsulation key's ByteEncode12 part t_hat (the key

@@ -170,16 +170,17 @@ static const uint8_t ZERO_SALT[HMAC_OUT] = {0};
 static const uint8_t COUNTER_1[1] = {1};
 static const uint8_t COUNTER_2[1] = {2};
 
-/* rootAndChainKey: two chained Extracts, one Expand to 64 bytes. */
+/* rootAndChainKey: two chained Extracts, one Expand to 64 bytes; dst is dst || dst2. */
 static void root_kdf(uint8_t *rk, uint8_t *ck, const uint8_t *old_root, const uint8_t *ecdh,
-                     const uint8_t *kem, size_t kem_len, const uint8_t *dst, size_t dst_len)
+                     const uint8_t *kem, size_t kem_len, const uint8_t *dst, size_t dst_len,
+                     const uint8_t *dst2, size_t dst2_len)
 {
     uint8_t prk1[HMAC_OUT];
     uint8_t prk2[HMAC_OUT];
     uint8_t t1[HMAC_OUT];
     uint8_t t2[HMAC_OUT];
-    const uint8_t *parts[4];
-    size_t lens[4];
+    const uint8_t *parts[5];
+    size_t lens[5];
 
     parts[0] = ecdh;
     lens[0] = PQ3_KEY_SIZE;
@@ -195,18 +196,22 @@ static void root_kdf(uint8_t *rk, uint8_t *ck, const uint8_t *old_root, const ui
     lens[0] = LABEL_LEN(LABEL_RK);
     parts[1] = dst;
     lens[1] = dst_len;
-    parts[2] = COUNTER_1;
-    lens[2] = 1;
-    hmac384_parts(t1, prk2, sizeof prk2, parts, lens, 3);
+    parts[2] = dst2;
+    lens[2] = dst2_len;
+    parts[3] = COUNTER_1;
+    lens[3] = 1;
+    hmac384_parts(t1, prk2, sizeof prk2, parts, lens, 4);
     parts[0] = t1;
     lens[0] = sizeof t1;
     parts[1] = LABEL_RK;
     lens[1] = LABEL_LEN(LABEL_RK);
     parts[2] = dst;
     lens[2] = dst_len;
-    parts[3] = COUNTER_2;
-    lens[3] = 1;
-    hmac384_parts(t2, prk2, sizeof prk2, parts, lens, 4);
+    parts[3] = dst2;
+    lens[3] = dst2_len;
+    parts[4] = COUNTER_2;
+    lens[4] = 1;
+    hmac384_parts(t2, prk2, sizeof prk2, parts, lens, 5);
     memcpy(rk, t1, PQ3_KEY_SIZE);
     memcpy(ck, t1 + PQ3_KEY_SIZE, HMAC_OUT - PQ3_KEY_SIZE);
     memcpy(ck + (HMAC_OUT - PQ3_KEY_SIZE), t2, 2 * PQ3_KEY_SIZE - HMAC_OUT);
@@ -236,7 +241,7 @@ int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out, const uint8_t *old_
         || (dst == NULL && dst_len != 0) || !kem_len_ok(kem_secret, kem_len)) {
         return PQ3_ERR_ARGUMENT;
     }
-    root_kdf(rk, ck, old_root, ecdh_secret, kem_secret, kem_len, dst, dst_len);
+    root_kdf(rk, ck, old_root, ecdh_secret, kem_secret, kem_len, dst, dst_len, NULL, 0);
     memcpy(rk_out, rk, sizeof rk);
     memcpy(ck_out, ck, sizeof ck);
     OPENSSL_cleanse(rk, sizeof rk);
@@ -244,12 +249,25 @@ int pq3_root_and_chain_key(uint8_t *rk_out, uint8_t *ck_out, const uint8_t *old_
     return PQ3_OK;
 }
 
+int pq3i_ecdh_root(pq3_ctx *ctx, uint8_t *rk, uint8_t *ck, const uint8_t *scalar,
+                   const uint8_t *peer_point, const uint8_t *old_root, const uint8_t *kem,
+                   size_t kem_len, const uint8_t *dst, size_t dst_len, const uint8_t *dst2,
+                   size_t dst2_len)
+{
+    uint8_t secret[PQ3_KEY_SIZE];
+    int rc = ecdh_x(ctx, secret, scalar, peer_point);
+    if (rc == PQ3_OK) {
+        root_kdf(rk, ck, old_root, secret, kem, kem_len, dst, dst_len, dst2, dst2_len);
+    }
+    OPENSSL_cleanse(secret, sizeof secret);
+    return rc;
+}
+
 int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out, const uint8_t *scalar,
                        const uint8_t *peer_point, const uint8_t *old_root,
                        const uint8_t *kem_secret, size_t kem_len, const uint8_t *dst,
                        size_t dst_len)
 {
-    uint8_t secret[PQ3_KEY_SIZE];
     uint8_t rk[PQ3_KEY_SIZE];
     uint8_t ck[PQ3_KEY_SIZE];
     int rc;
@@ -258,13 +276,12 @@ int pq3_ecdh_root_step(pq3_ctx *ctx, uint8_t *rk_out, uint8_t *ck_out, const uin
         || !kem_len_ok(kem_secret, kem_len)) {
         return PQ3_ERR_ARGUMENT;
     }
-    rc = ecdh_x(ctx, secret, scalar, peer_point);
+    rc = pq3i_ecdh_root(ctx, rk, ck, scalar, peer_point, old_root, kem_secret, kem_len, dst,
+                        dst_len, NULL, 0);
     if (rc == PQ3_OK) {
-        root_kdf(rk, ck, old_root, secret, kem_secret, kem_len, dst, dst_len);
         memcpy(rk_out, rk, sizeof rk);
         memcpy(ck_out, ck, sizeof ck);
     }
-    OPENSSL_cleanse(secret, sizeof secret);
     OPENSSL_cleanse(rk, sizeof rk);
     OPENSSL_cleanse(ck, sizeof ck);
     return rc;

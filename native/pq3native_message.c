@@ -57,12 +57,11 @@ int pq3_signature_digest(uint8_t *digest_out, const uint8_t *ct, size_t ct_len,
     return PQ3_OK;
 }
 
-/* One message into wire (exactly pq3_wire_length bytes); ck_next is caller scratch. */
-static int seal_one(pq3_ctx *ctx, uint8_t *wire, uint8_t *ck_next, uint8_t *digest_out,
-                    const uint8_t *ck, uint32_t index, const uint8_t *header, size_t header_len,
-                    const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
-                    const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
-                    pq3_signer *signer)
+int pq3i_seal_one(pq3_ctx *ctx, uint8_t *wire, uint8_t *ck_next, uint8_t *digest_out,
+                  const uint8_t *ck, uint32_t index, const uint8_t *header, size_t header_len,
+                  const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+                  const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                  pq3_signer *signer)
 {
     uint8_t mk[PQ3_KEY_SIZE];
     uint8_t iv_key[HMAC_OUT];
@@ -137,8 +136,8 @@ int pq3_seal(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, uint8_t *ck_out,
     if (need == 0 || wire_cap < need) {
         return PQ3_ERR_LENGTH;
     }
-    rc = seal_one(ctx, wire_out, ck_next, digest_out, ck_in, index, header, header_len,
-                  ecdh_pk, tail, tail_len, ad, ad_len, pt, pt_len, signer);
+    rc = pq3i_seal_one(ctx, wire_out, ck_next, digest_out, ck_in, index, header, header_len,
+                       ecdh_pk, tail, tail_len, ad, ad_len, pt, pt_len, signer);
     if (rc == PQ3_OK) {
         memcpy(ck_out, ck_next, sizeof ck_next);
     } else {
@@ -184,11 +183,11 @@ int pq3_seal_batch(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, uint8_t *ck
     }
     memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
     for (i = 0; i < n && rc == PQ3_OK; i++) {
-        rc = seal_one(ctx, wire_out + wire_off, ck[(i + 1) & 1],
-                      digests_out != NULL ? digests_out + i * PQ3_DIGEST_SIZE : NULL,
-                      ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
-                      tail_len, ad, ad_len, pts != NULL ? pts + pt_off : NULL, pt_lens[i],
-                      signer);
+        rc = pq3i_seal_one(ctx, wire_out + wire_off, ck[(i + 1) & 1],
+                           digests_out != NULL ? digests_out + i * PQ3_DIGEST_SIZE : NULL,
+                           ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
+                           tail_len, ad, ad_len, pts != NULL ? pts + pt_off : NULL, pt_lens[i],
+                           signer);
         pt_off += pt_lens[i];
         wire_off += pq3_wire_length(header_len, ad_len, pt_lens[i]);
     }
@@ -218,12 +217,11 @@ int pq3_verify(pq3_verifier *verifier, const uint8_t *signature, const uint8_t *
     return pq3i_verify_digest(verifier, signature, digest);
 }
 
-/* Verify, derive, check the indicator, decrypt into pt_out. ck_next is caller scratch. */
-static int open_one(pq3_ctx *ctx, uint8_t *pt_out, uint8_t *ck_next, const uint8_t *key,
-                    int is_message_key, uint32_t index, const uint8_t *indicator,
-                    const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
-                    const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
-                    const uint8_t *signature, pq3_verifier *verifier)
+int pq3i_open_one(pq3_ctx *ctx, uint8_t *pt_out, uint8_t *ck_next, const uint8_t *key,
+                  int is_message_key, uint32_t index, const uint8_t *indicator,
+                  const uint8_t *ecdh_pk, const uint8_t *tail, size_t tail_len,
+                  const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
+                  const uint8_t *signature, pq3_verifier *verifier)
 {
     uint8_t mk[PQ3_KEY_SIZE];
     uint8_t iv_key[HMAC_OUT];
@@ -274,8 +272,8 @@ int pq3_open(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, uint8_t *ck_out,
     if (pt_cap < ct_len || !fits_u32(ct_len) || !fits_u32(ad_len)) {
         return PQ3_ERR_LENGTH;
     }
-    rc = open_one(ctx, pt_out, ck_next, key, is_message_key, index, indicator, ecdh_pk, tail,
-                  tail_len, ad, ad_len, ct, ct_len, signature, verifier);
+    rc = pq3i_open_one(ctx, pt_out, ck_next, key, is_message_key, index, indicator, ecdh_pk, tail,
+                       tail_len, ad, ad_len, ct, ct_len, signature, verifier);
     if (rc == PQ3_OK && !is_message_key) {
         memcpy(ck_out, ck_next, sizeof ck_next);
     }
@@ -322,13 +320,13 @@ int pq3_open_batch(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, uint8_t *ck_out
     pt_total = 0;
     for (i = 0; i < n && rc == PQ3_OK; i++) {
         *fail_index = i;
-        rc = open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1], ck[i & 1],
-                      0, indices[i], indicators + i * PQ3_INDICATOR_SIZE,
-                      ecdh_pks + i * PQ3_POINT_SIZE, tail, tail_len,
-                      ads != NULL ? ads + ad_off : NULL, ad_lens[i],
-                      cts != NULL ? cts + pt_total : NULL, ct_lens[i],
-                      signatures != NULL ? signatures + i * PQ3_SIGNATURE_SIZE : NULL,
-                      verifier);
+        rc = pq3i_open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1],
+                           ck[i & 1], 0, indices[i], indicators + i * PQ3_INDICATOR_SIZE,
+                           ecdh_pks + i * PQ3_POINT_SIZE, tail, tail_len,
+                           ads != NULL ? ads + ad_off : NULL, ad_lens[i],
+                           cts != NULL ? cts + pt_total : NULL, ct_lens[i],
+                           signatures != NULL ? signatures + i * PQ3_SIGNATURE_SIZE : NULL,
+                           verifier);
         if (rc == PQ3_OK) {
             pt_total += ct_lens[i];
             ad_off += ad_lens[i];
@@ -402,10 +400,10 @@ int pq3_seal_packed(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, size_t *wi
     memcpy(ck[0], ck_in, PQ3_KEY_SIZE);
     start = 0;
     for (i = 0; i < n && rc == PQ3_OK; i++) {
-        rc = seal_one(ctx, wire_out + (i != 0 ? wire_ends[i - 1] : 0), ck[(i + 1) & 1], NULL,
-                      ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
-                      tail_len, ad, ad_len, pts != NULL ? pts + start : NULL,
-                      pt_ends[i] - start, signer);
+        rc = pq3i_seal_one(ctx, wire_out + (i != 0 ? wire_ends[i - 1] : 0), ck[(i + 1) & 1], NULL,
+                           ck[i & 1], first_index + (uint32_t)i, header, header_len, ecdh_pk, tail,
+                           tail_len, ad, ad_len, pts != NULL ? pts + start : NULL,
+                           pt_ends[i] - start, signer);
         start = pt_ends[i];
     }
     if (rc == PQ3_OK) {
@@ -417,11 +415,9 @@ int pq3_seal_packed(pq3_ctx *ctx, uint8_t *wire_out, size_t wire_cap, size_t *wi
     return rc;
 }
 
-/* The layout of spec/04-wire-format.md, read strictly: the chain's own header, the
- * expected index, exact lengths, nothing after the signature. */
-static int read_wire(const uint8_t *w, size_t len, const uint8_t *header, size_t header_len,
-                     uint32_t index, size_t max_ad, size_t max_ct, const uint8_t **ad,
-                     size_t *ad_len, const uint8_t **ct, size_t *ct_len)
+int pq3i_read_wire(const uint8_t *w, size_t len, const uint8_t *header, size_t header_len,
+                   uint32_t index, size_t max_ad, size_t max_ct, const uint8_t **ad,
+                   size_t *ad_len, const uint8_t **ct, size_t *ct_len)
 {
     const size_t fixed = U32_SIZE + PQ3_INDICATOR_SIZE + U32_SIZE + U32_SIZE
                          + PQ3_SIGNATURE_SIZE;
@@ -458,16 +454,16 @@ int pq3_open_wire(pq3_ctx *ctx, uint8_t *out, size_t out_cap, const uint8_t *ck_
         || wire == NULL) {
         return PQ3_ERR_ARGUMENT;
     }
-    rc = read_wire(wire, wire_len, header, header_len, index, max_ad, max_ct, &ad, &ad_len,
-                   &ct, &ct_len);
+    rc = pq3i_read_wire(wire, wire_len, header, header_len, index, max_ad, max_ct, &ad, &ad_len,
+                        &ct, &ct_len);
     if (rc != PQ3_OK) {
         return rc;
     }
     if (out_cap < PQ3_KEY_SIZE || out_cap - PQ3_KEY_SIZE < ct_len) {
         return PQ3_ERR_LENGTH;
     }
-    rc = open_one(ctx, out + PQ3_KEY_SIZE, out, ck_in, 0, index, wire + header_len + U32_SIZE,
-                  header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len, verifier);
+    rc = pq3i_open_one(ctx, out + PQ3_KEY_SIZE, out, ck_in, 0, index, wire + header_len + U32_SIZE,
+                       header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len, verifier);
     if (rc != PQ3_OK) {
         OPENSSL_cleanse(out, PQ3_KEY_SIZE);
     }
@@ -506,8 +502,8 @@ int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_end
         const uint8_t *ad, *ct;
         *fail_index = i;
         start = wire_ends[i];
-        rc = read_wire(w, len, header, header_len, first_index + (uint32_t)i, max_ad, max_ct,
-                       &ad, &ad_len, &ct, &ct_len);
+        rc = pq3i_read_wire(w, len, header, header_len, first_index + (uint32_t)i, max_ad, max_ct,
+                            &ad, &ad_len, &ct, &ct_len);
         if (rc != PQ3_OK) {
             break;
         }
@@ -515,10 +511,10 @@ int pq3_open_packed(pq3_ctx *ctx, uint8_t *pt_out, size_t pt_cap, size_t *pt_end
             rc = pt_out == NULL ? PQ3_ERR_ARGUMENT : PQ3_ERR_LENGTH;
             break;
         }
-        rc = open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1],
-                      ck[i & 1], 0, first_index + (uint32_t)i, w + header_len + U32_SIZE,
-                      header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len,
-                      verifier);
+        rc = pq3i_open_one(ctx, pt_out != NULL ? pt_out + pt_total : NULL, ck[(i + 1) & 1],
+                           ck[i & 1], 0, first_index + (uint32_t)i, w + header_len + U32_SIZE,
+                           header + 2, tail, tail_len, ad, ad_len, ct, ct_len, ct + ct_len,
+                           verifier);
         if (rc == PQ3_OK) {
             pt_total += ct_len;
             pt_ends[i] = pt_total;

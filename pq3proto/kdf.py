@@ -34,6 +34,7 @@ __all__ = [
     "identity_binding",
     "message_keys",
     "pk_ratchet_dst",
+    "pk_ratchet_dst_prefix",
     "root_and_chain_key",
     "session_dst",
     "session_start_dst",
@@ -71,10 +72,15 @@ def pk_ratchet_dst(
     kem_public_key: bytes | None,
 ) -> bytes:
     """Domain string of an ECDH ratchet step (§3); a rekey appends ciphertext || its key."""
-    out = dst + LABEL_PK_RATCHET + previous_point + new_point
+    out = pk_ratchet_dst_prefix(dst, previous_point) + new_point
     if kem_ciphertext is not None and kem_public_key is not None:
         out += kem_ciphertext + kem_public_key
     return out
+
+
+def pk_ratchet_dst_prefix(dst: bytes, previous_point: bytes) -> bytes:
+    """What an ECDH step's domain string holds before the new point (the C path appends it)."""
+    return dst + LABEL_PK_RATCHET + previous_point
 
 
 def root_and_chain_key(

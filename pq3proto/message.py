@@ -31,6 +31,7 @@ from .errors import (
     AuthenticationError,
     MalformedInputError,
     MisuseError,
+    PQ3Error,
 )
 from .frozen import fast_init
 from .kdf import chain_step, message_keys, root_and_chain_key
@@ -43,7 +44,14 @@ from .primitives import (
     aes256_ctr,
     ct_equal,
 )
-from .wire import ChainHeader, ParsedMessage, encode_message, signature_body
+from .wire import (
+    PLAIN_HEADER_PREFIX,
+    PLAIN_HEADER_SIZE,
+    ChainHeader,
+    ParsedMessage,
+    encode_message,
+    signature_body,
+)
 
 __all__ = [
     "HotPath",
@@ -153,6 +161,23 @@ class HotPath(Protocol):
     ) -> tuple[bytes, bytes]:
         """Return (wire, next chain key). signer=None leaves the signature zero (benchmarks)."""
 
+    def seal_new_chain(
+        self,
+        old_root: bytes,
+        scalar: bytes,
+        peer_point: bytes,
+        dst_prefix: bytes,
+        tail: bytes,
+        auth_data: bytes,
+        plaintext: bytes,
+        signer: Any,
+        deterministic: bool = False,
+    ) -> tuple[P256PrivateKey, bytes, bytes, bytes]:
+        """A plain chain's key from `scalar`, its ECDH step (dst = dst_prefix || its point)
+        and message 0 under the header PLAIN_HEADER_PREFIX || point: (key, new root key,
+        chain key after message 0, wire). The same values as p256_generate, ecdh_root_step
+        and seal one after the other."""
+
     def seal_batch(
         self,
         chain_key: bytes,
@@ -187,6 +212,23 @@ class HotPath(Protocol):
         receiver's signed tail), read strictly as open_packed reads each record: (plaintext,
         auth data, next chain key). None if the wire is not laid out as exactly that
         message: nothing was opened, and the caller parses it in full.
+        """
+
+    def open_new_chain(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        dst_prefix: bytes,
+        tail: bytes,
+        wire: bytes,
+        verifier: Any,
+    ) -> tuple[bytes, bytes, bytes, bytes] | None:
+        """Open `wire` as message 0 of a plain peer chain, whose header is its first
+        PLAIN_HEADER_SIZE bytes: read strictly, verified (AuthenticationError), then the
+        ECDH step of `key` with its point (dst = dst_prefix || point), derived and
+        decrypted: (plaintext, auth data, new root key, chain key after message 0).
+        None if it is not exactly that layout, or fails after its signature verified:
+        nothing was opened, and the caller takes the full path, which raises in its order.
         """
 
     def open_batch(
@@ -304,6 +346,25 @@ class PythonHotPath:
             sig = signer.sign(body, deterministic)
         return encode_message(chain.header_bytes, index, indicator, auth_data, ct, sig), next_ck
 
+    def seal_new_chain(
+        self,
+        old_root: bytes,
+        scalar: bytes,
+        peer_point: bytes,
+        dst_prefix: bytes,
+        tail: bytes,
+        auth_data: bytes,
+        plaintext: bytes,
+        signer: P256PrivateKey | None,
+        deterministic: bool = False,
+    ) -> tuple[P256PrivateKey, bytes, bytes, bytes]:
+        key = P256PrivateKey.from_scalar(scalar)
+        point = key.public
+        rk, ck = self.ecdh_root_step(old_root, key, peer_point, None, dst_prefix + point)
+        chain = SendingChain(PLAIN_HEADER_PREFIX + point, tail, point)
+        wire, next_ck = self.seal(ck, 0, chain, auth_data, plaintext, signer, deterministic)
+        return key, rk, next_ck, wire
+
     def seal_batch(
         self,
         chain_key: bytes,
@@ -369,6 +430,29 @@ class PythonHotPath:
         pt, next_ck = self.open(chain_key, False, msg, chain.signature_tail, verifier)
         assert next_ck is not None
         return pt, msg.auth_data, next_ck
+
+    def open_new_chain(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        dst_prefix: bytes,
+        tail: bytes,
+        wire: bytes,
+        verifier: Verifier,
+    ) -> tuple[bytes, bytes, bytes, bytes] | None:
+        try:
+            msg = _packed_message(wire, 0, wire[:PLAIN_HEADER_SIZE])
+        except (MisuseError, MalformedInputError):
+            return None
+        self.verify(msg, tail, verifier)
+        point = msg.header.ecdh_public_key
+        try:
+            rk, ck = self.ecdh_root_step(old_root, key, point, None, dst_prefix + point)
+            pt, next_ck = self.open(ck, False, msg, tail, None)
+        except PQ3Error:
+            return None
+        assert next_ck is not None
+        return pt, msg.auth_data, rk, next_ck
 
     def open_batch(
         self, chain_key: bytes, msgs: list[ParsedMessage], tail: bytes, verifier: Verifier | None

@@ -65,7 +65,7 @@ from .native_ext import raise_code as _raise
 from .native_ext import raise_point as _raise_point
 from .native_ext import require as _require
 from .primitives import P256PrivateKey, RandomSource
-from .wire import ParsedMessage
+from .wire import PLAIN_HEADER_PREFIX, PLAIN_HEADER_SIZE, ParsedMessage
 
 __all__ = [
     "NATIVE",
@@ -86,6 +86,7 @@ __all__ = [
 
 _U32_MAX = 0xFFFF_FFFF
 _DIGEST_SIZE = 32
+_NEW_CHAIN_KEYS = P256_POINT_SIZE + 2 * ROOT_KEY_SIZE  # pq3_seal_new_chain's keys_out
 _ZERO_POINT = bytes(P256_POINT_SIZE)
 # After the chain header: index, indicator, then lp(auth data); lp(ct), signature follow.
 _AD_LENGTH_AT = LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
@@ -278,6 +279,52 @@ class NativeHotPath:
             out = out[:-P256_SIGNATURE_SIZE] + sig
         return out, out_buf[size:]
 
+    def seal_new_chain(
+        self,
+        old_root: bytes,
+        scalar: bytes,
+        peer_point: bytes,
+        dst_prefix: bytes,
+        tail: bytes,
+        auth_data: bytes,
+        plaintext: bytes,
+        signer: NativeSigner | None,
+        deterministic: bool = False,
+    ) -> tuple[P256PrivateKey, bytes, bytes, bytes]:
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        args = (old_root, scalar, peer_point, dst_prefix, tail, auth_data, plaintext)
+        if any(type(x) is not bytes for x in args):
+            old_root, scalar, peer_point, dst_prefix, tail, auth_data, plaintext = map(
+                _bytes, args
+            )
+        _need(old_root, ROOT_KEY_SIZE, "root key")
+        _need(scalar, P256_SCALAR_SIZE, "P-256 private scalar")
+        _need(peer_point, P256_POINT_SIZE, "peer point")
+        size = _lib.pq3_wire_length(PLAIN_HEADER_SIZE, len(auth_data), len(plaintext))
+        if size == 0:
+            raise MalformedInputError("message: a length does not fit the message format")
+        buf = _alloc("uint8_t[]", size + _NEW_CHAIN_KEYS)  # the wire, then point, rk, ck
+        prehash = signer is not None and deterministic
+        digest = _alloc("uint8_t[32]") if prehash else _NULL
+        c_args = (
+            ctx, buf, size, buf + size, digest, scalar, peer_point, old_root,
+            PLAIN_HEADER_PREFIX, dst_prefix, len(dst_prefix), tail, len(tail), auth_data,
+            len(auth_data), plaintext, len(plaintext),
+        )
+        rc = _keyed(_lib.pq3_seal_new_chain, c_args, None if prehash else signer)
+        if rc:
+            _raise_point(rc, "new chain")
+        out = _ffi.buffer(buf)
+        wire: bytes = out[:size]
+        if prehash:
+            assert signer is not None
+            sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
+            wire = wire[:-P256_SIGNATURE_SIZE] + sig
+        p = size + P256_POINT_SIZE
+        key = P256PrivateKey.from_computed_public(scalar, out[size:p])
+        return key, out[p : p + ROOT_KEY_SIZE], out[p + ROOT_KEY_SIZE : p + 2 * ROOT_KEY_SIZE], wire
+
     def seal_batch(
         self,
         chain_key: bytes,
@@ -445,6 +492,41 @@ class NativeHotPath:
         return out[CHAIN_KEY_SIZE : n + CHAIN_KEY_SIZE - len(header) - _FIXED - ad_len], ad, out[
             :CHAIN_KEY_SIZE
         ]
+
+    def open_new_chain(
+        self,
+        old_root: bytes,
+        key: P256PrivateKey,
+        dst_prefix: bytes,
+        tail: bytes,
+        wire: bytes,
+        verifier: NativeVerifier,
+    ) -> tuple[bytes, bytes, bytes, bytes] | None:
+        local = self._local
+        ctx = local.ctx if local is not None else self._ctx()
+        scalar = key.scalar()
+        args = (old_root, dst_prefix, tail, wire)
+        if any(type(x) is not bytes for x in args):
+            old_root, dst_prefix, tail, wire = map(_bytes, args)
+        _need(old_root, ROOT_KEY_SIZE, "root key")
+        n = len(wire)
+        buf = _alloc("uint8_t[]", n + 2 * ROOT_KEY_SIZE)  # root key, chain key, plaintext
+        c_args = (
+            ctx, buf, n + 2 * ROOT_KEY_SIZE, scalar, old_root, dst_prefix, len(dst_prefix),
+            tail, len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
+        )
+        rc = _keyed(_lib.pq3_open_new_chain, c_args, verifier)
+        if rc == _lib.PQ3_ERR_AUTH:
+            raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
+        if rc:
+            return None  # not this layout, or a failure the full path reports in its order
+        # The C checked this layout: header, index, indicator, lp(auth data), lp(ct), sig.
+        p = PLAIN_HEADER_SIZE + _AD_LENGTH_AT
+        ad_len = int.from_bytes(wire[p : p + 4], "big")
+        out = _ffi.buffer(buf)
+        k = 2 * ROOT_KEY_SIZE
+        pt = out[k : k + n - PLAIN_HEADER_SIZE - _FIXED - ad_len]
+        return pt, wire[p + 4 : p + 4 + ad_len], out[:ROOT_KEY_SIZE], out[ROOT_KEY_SIZE:k]
 
     def _prepared_open(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes]:
         """A receiving chain's C arguments, checked once per chain object."""

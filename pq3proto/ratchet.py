@@ -258,6 +258,81 @@ def _start_deferred_chain(
     return new_state, _EFFECTS[True, mix is not None, requested]
 
 
+# ── A plain new chain: its ECDH step and first message in one hot-path call ─────────────
+#
+# A chain whose header carries no KEM material and whose step mixes no KEM secret (PQ3's
+# transport, no request or answer due) has the header version || 0 || ecdhPK, so the hot
+# path can generate the key, step and seal (or verify, step and open) message 0 at once.
+# The states committed equal what start_sending_chain + after_send, or plan_receive and
+# its commit, would commit for the same message; every other chain takes those.
+
+ECDH_STEP = _EFFECTS[True, False, False]
+
+
+def plain_sending_chain(state: RatchetState, policy: RekeyPolicy, now: float) -> bool:
+    """Whether the next sending chain is plain: nothing to answer, ask or repeat."""
+    return (
+        state.transport is None
+        and state.peer_kem_public is None
+        and state.my_kem_seed is None
+        and not policy.due(state.messages_since_pq, now - state.last_pq_time)
+    )
+
+
+_plain_sent = copier(
+    "root_key", "my_ecdh", "my_point", "sending", "awaiting_reply", "messages_since_pq"
+)
+
+
+def commit_plain_sending_chain(
+    state: RatchetState, key: P256PrivateKey, root_key: bytes, next_chain_key: bytes
+) -> RatchetState:
+    """The state after a plain chain under `key` sealed its message 0."""
+    header = ChainHeader(key.public)
+    sending = SendChain(header, next_chain_key, 1)
+    new: RatchetState = _plain_sent(
+        state, root_key, key, key.public, sending, True, state.messages_since_pq + 1
+    )
+    return new
+
+
+def plain_receiving_chain(state: RatchetState, point: bytes) -> bool:
+    """Whether a plain chain under `point` would start here without an error or a KEM step:
+    a new, never-dropped point, my ratchet key present, no rekey answer owed to me."""
+    return (
+        state.transport is None
+        and state.my_kem_seed is None
+        and state.my_ecdh is not None
+        and state.find_chain(point) < 0
+        and point not in state.retired
+    )
+
+
+_plain_received = copier(
+    "root_key",
+    "peer_point",
+    "sending",
+    "awaiting_reply",
+    "receiving",
+    "skipped",
+    "retired",
+    "peer_kem_public",
+    "messages_since_pq",
+)
+
+
+def commit_plain_receiving_chain(
+    state: RatchetState, point: bytes, header_digest: bytes, root_key: bytes, next_chain_key: bytes
+) -> RatchetState:
+    """The state after message 0 of a plain peer chain under `point` opened."""
+    receiving, skipped, retired = _add_chain(state, point, next_chain_key, header_digest, 1)
+    new: RatchetState = _plain_received(
+        state, root_key, point, None, False, receiving, skipped, retired, None,
+        state.messages_since_pq + 1,
+    )
+    return new
+
+
 # The copies of every message: a chain advanced by one, the state holding it.
 _advance_chain = copier("chain_key", "next_index")
 _with_sending = copier("sending", "messages_since_pq")
@@ -404,10 +479,10 @@ def _deferred_receive_kem(ts: TransportState, header: ChainHeader) -> _ReceiveKe
 
 
 def _add_chain(
-    state: RatchetState, point: bytes, chain_key: bytes, header_digest: bytes
+    state: RatchetState, point: bytes, chain_key: bytes, header_digest: bytes, next_index: int = 0
 ) -> tuple[tuple[ReceiveChain, ...], Mapping[tuple[bytes, int], bytes], tuple[bytes, ...]]:
     """The receiving chains with a new one, the oldest dropped beyond the bound."""
-    receiving = (*state.receiving, ReceiveChain(point, chain_key, 0, header_digest))
+    receiving = (*state.receiving, ReceiveChain(point, chain_key, next_index, header_digest))
     skipped = state.skipped
     retired = state.retired
     if len(receiving) > MAX_RECEIVING_CHAINS:

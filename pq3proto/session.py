@@ -26,19 +26,24 @@ from .errors import (
 )
 from .frozen import copier
 from .identity import Device, PublicIdentity
-from .kdf import session_dst
+from .kdf import pk_ratchet_dst_prefix, session_dst
 from .message import HotPath, SendingChain
 from .paths import hot_path
 from .policy import RekeyPolicy
-from .primitives import SYSTEM_RANDOM, RandomSource, sha384
+from .primitives import SYSTEM_RANDOM, RandomSource, draw_scalar, sha384
 from .profile import PQ3, Profile
 from .ratchet import (
+    ECDH_STEP,
     NO_EFFECTS,
     RatchetState,
     after_send,
     commit_fast_receive,
+    commit_plain_receiving_chain,
+    commit_plain_sending_chain,
     evolve,
     fast_receive_chain,
+    plain_receiving_chain,
+    plain_sending_chain,
     plan_receive,
     rekey_kem,
     start_sending_chain,
@@ -51,11 +56,22 @@ from .trace import (
     Tracer,
 )
 from .transport import TransportBlock, prepare_send, take_block
-from .wire import ChainHeader, ParsedMessage, parse_message, transport_tail
+from .wire import (
+    PLAIN_HEADER_PREFIX,
+    PLAIN_HEADER_SIZE,
+    ChainHeader,
+    ParsedMessage,
+    parse_message,
+    plain_signature_tail,
+    transport_tail,
+)
 
 Clock = Callable[[], float]
 SaveDevice = Callable[[Device], None]
 _MAX_INDEX = 0xFFFF_FFFF
+_WIRE_VERSION = PLAIN_HEADER_PREFIX[:1]
+_PLAIN_FLAGS = PLAIN_HEADER_PREFIX[1:]
+_POINT_AT = len(PLAIN_HEADER_PREFIX)
 # Passed by the constructors that build a state this object alone has used (initiate,
 # accept, the store's resume of its own latest commit). Any other state value may have
 # sealed messages elsewhere, so its sending chain is closed (spec/06-state.md §3).
@@ -89,6 +105,8 @@ class Session:
         "_dst_send",
         "_hot",
         "_lock",
+        "_plain_tail_recv",
+        "_plain_tail_send",
         "_profile",
         "_profile_id",
         "_recv_tail",
@@ -136,6 +154,8 @@ class Session:
         pid = self._profile_id
         self._dst_send = session_dst(state.me.binding(), state.peer.binding(), pid)
         self._dst_recv = session_dst(state.peer.binding(), state.me.binding(), pid)
+        self._plain_tail_send = plain_signature_tail(self._dst_send)
+        self._plain_tail_recv = plain_signature_tail(self._dst_recv)
         self._trace: SessionTrace | None = None
         self._trace_seq = 0
         self._send_ctx: tuple[ChainHeader, SendingChain] | None = None
@@ -293,8 +313,11 @@ class Session:
                     "this session was restored from a snapshot taken before the peer's "
                     "first reply: it can receive, but cannot send until the reply arrives"
                 )
+            now = self._clock()
+            if self._trace is None and plain_sending_chain(r, st.policy, now):
+                return self._seal_new_chain(st, r, plaintext, auth_data)
             r, effects = start_sending_chain(
-                r, self._dst_send, st.policy, self._clock(), self._rng, self._rekey, self._hot
+                r, self._dst_send, st.policy, now, self._rng, self._rekey, self._hot
             )
         sending = r.sending
         assert sending is not None
@@ -337,6 +360,32 @@ class Session:
         self._state = new_state
         return wire
 
+    def _seal_new_chain(
+        self, st: SessionState, r: RatchetState, plaintext: bytes, auth_data: bytes
+    ) -> bytes:
+        """A plain sending chain and its message 0 in one hot-path call (ratchet.py)."""
+        scalar = draw_scalar(self._rng)
+        tail = self._plain_tail_send
+        key, root_key, next_ck, wire = self._hot.seal_new_chain(
+            r.root_key,
+            scalar,
+            r.peer_point,
+            pk_ratchet_dst_prefix(self._dst_send, r.peer_point),
+            tail,
+            auth_data,
+            plaintext,
+            self._signer,
+            self._rng.deterministic,
+        )
+        new_r = commit_plain_sending_chain(r, key, root_key, next_ck)
+        sending = new_r.sending
+        assert sending is not None
+        point = key.public
+        self._send_ctx = (sending.header, SendingChain(PLAIN_HEADER_PREFIX + point, tail, point))
+        stats = st.stats.after_send(ECDH_STEP, len(wire), len(plaintext))
+        self._state = _committed(st, new_r, stats)
+        return wire
+
     def decrypt(self, wire: bytes) -> bytes:
         """Open one message from the peer. On any error the session is left unchanged."""
         return self.decrypt_with_auth_data(wire)[0]
@@ -348,11 +397,16 @@ class Session:
         with self._lock:
             msg = None
             try:
-                cached = self._recv_tail
-                if cached is not None and self._trace is None and not self._deferred:
-                    opened = self._open_in_order(wire, cached)
-                    if opened is not None:
-                        return opened
+                if self._trace is None and not self._deferred:
+                    cached = self._recv_tail
+                    if cached is not None:
+                        opened = self._open_in_order(wire, cached)
+                        if opened is not None:
+                            return opened
+                    if wire[1:2] == _PLAIN_FLAGS and wire[:1] == _WIRE_VERSION:
+                        opened = self._open_new_chain(wire)
+                        if opened is not None:
+                            return opened
                 msg = parse_message(wire, self._profile)
                 return self._open(msg, verified=False)
             except AuthenticationError as e:
@@ -425,6 +479,36 @@ class Session:
         pt, auth_data, next_ck = opened
         stats = st.stats.after_receive(NO_EFFECTS)
         self._state = _committed(st, commit_fast_receive(r, pos, next_ck), stats)
+        return pt, auth_data
+
+    def _open_new_chain(self, wire: bytes) -> tuple[bytes, bytes] | None:
+        """Message 0 of a plain new peer chain in one hot-path call (ratchet.py). None: not
+        that message, or not without an error or a KEM step; decrypt takes the full path."""
+        st = self._state
+        r = st.ratchet
+        point = wire[_POINT_AT:PLAIN_HEADER_SIZE]
+        if not plain_receiving_chain(r, point):
+            return None
+        assert r.my_ecdh is not None and r.my_point is not None
+        tail = self._plain_tail_recv
+        opened = self._hot.open_new_chain(
+            r.root_key,
+            r.my_ecdh,
+            pk_ratchet_dst_prefix(self._dst_recv, r.my_point),
+            tail,
+            wire,
+            self._verifier,
+        )
+        if opened is None:
+            return None
+        pt, auth_data, root_key, next_ck = opened
+        header_bytes = wire[:PLAIN_HEADER_SIZE]
+        digest = sha384(header_bytes)
+        new_r = commit_plain_receiving_chain(r, point, digest, root_key, next_ck)
+        self._recv_tail = (
+            ChainHeader(point), tail, digest, SendingChain(header_bytes, tail, point)
+        )
+        self._state = _committed(st, new_r, st.stats.after_receive(ECDH_STEP))
         return pt, auth_data
 
     def _take_block(self, r: RatchetState, block: TransportBlock) -> RatchetState:

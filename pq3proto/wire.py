@@ -50,13 +50,18 @@ from .constants import (
 )
 from .encoding import Reader, lp, u32
 from .errors import MalformedInputError, UnsupportedVersionError
+from .frozen import fast_init
 from .primitives import sha384
 from .profile import PQ3, Profile
 from .transport import TransportBlock, read_block
 
 SIGNATURE_PREFIX = LABEL_SIGNATURE + LABEL_SIGNATURE_VERSION
+# A plain chain header: no flags, so version || flags || ecdhPK and nothing after.
+PLAIN_HEADER_PREFIX = bytes((WIRE_VERSION, 0))
+PLAIN_HEADER_SIZE = len(PLAIN_HEADER_PREFIX) + P256_POINT_SIZE
 
 
+@fast_init
 @dataclass(frozen=True)
 class ChainHeader:
     """The public values of one sending chain, repeated on each of its messages."""
@@ -109,6 +114,11 @@ class ChainHeader:
             + lp(encap or b"")
             + (self.prekey_hash or b"")
         )
+
+
+def plain_signature_tail(dst: bytes) -> bytes:
+    """ChainHeader(point).signature_tail(dst) for any point: a plain chain's signed tail."""
+    return dst + lp(b"") + lp(b"")
 
 
 def signature_body(
