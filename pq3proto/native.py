@@ -268,7 +268,11 @@ class NativeHotPath:
             plaintext,
             pt_len,
         )
-        rc = _keyed(_lib.pq3_seal, args, None if prehash else signer)
+        if signer is None or prehash:
+            rc = _lib.pq3_seal(*args, _NULL)
+        else:
+            with signer._lock:  # call_keyed, inline on the per-message path
+                rc = _lib.pq3_seal(*args, signer._ptr)
         if rc:
             _raise(rc, "seal")
         out_buf = _ffi.buffer(buf)
@@ -479,7 +483,11 @@ class NativeHotPath:
             ctx, buf, n + CHAIN_KEY_SIZE, chain_key, index, header, len(header), tail,
             len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
         )
-        rc = _keyed(_lib.pq3_open_wire, args, verifier)
+        if verifier is None:
+            rc = _lib.pq3_open_wire(*args, _NULL)
+        else:
+            with verifier._lock:  # call_keyed, inline on the per-message path
+                rc = _lib.pq3_open_wire(*args, verifier._ptr)
         if rc:
             if rc == _lib.PQ3_ERR_BATCH or rc == _lib.PQ3_ERR_LENGTH:
                 return None

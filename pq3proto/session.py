@@ -324,7 +324,11 @@ class Session:
         if sending.next_index > _MAX_INDEX:
             raise MisuseError("sending chain exhausted: the peer must reply first")
         header = sending.header
-        chain = base = self._chain_context(header)
+        cached = self._send_ctx
+        if cached is not None and cached[0] is header:
+            chain = base = cached[1]
+        else:
+            chain = base = self._chain_context(header)
         out = None
         if self._deferred:
             # `first` and `chunked`: each message also carries its transport block, signed
