@@ -97,6 +97,11 @@ class OpenSSLBackend:
     def public_key_from_seed(self, params: KemParams, seed: bytes) -> bytes:
         return self._private_key(params, seed).public_key().public_bytes_raw()
 
+    def expanded_key(self, params: KemParams, seed: bytes) -> tuple[bytes, _OpenSSLPrivateKey]:
+        """public_key_from_seed, also returning the expanded private key (secret)."""
+        key = self._private_key(params, seed)
+        return key.public_key().public_bytes_raw(), key
+
     def encapsulate(self, params: KemParams, public_key: bytes) -> tuple[bytes, bytes]:
         self.validate_public_key(params, public_key)
         check_offered(self.name, params)
@@ -113,7 +118,13 @@ class OpenSSLBackend:
 
     def decapsulate(self, params: KemParams, seed: bytes, ciphertext: bytes) -> bytes:
         check_ciphertext(params, ciphertext)
-        key = self._private_key(params, seed)
+        return self.decapsulate_expanded(params, self._private_key(params, seed), ciphertext)
+
+    def decapsulate_expanded(
+        self, params: KemParams, key: _OpenSSLPrivateKey, ciphertext: bytes
+    ) -> bytes:
+        """decapsulate with the key expanded_key returned, without expanding the seed again."""
+        check_ciphertext(params, ciphertext)
         try:
             return key.decapsulate(ciphertext)
         except ValueError:
@@ -318,13 +329,25 @@ class _MlKem:
     def generate(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes]:
         return generate_seed_and_key(self._params, rng, self._backend)
 
+    def generate_expanded(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes, Any]:
+        backend = self._backend
+        if not isinstance(backend, OpenSSLBackend):
+            return (*self.generate(rng), None)
+        seed = rng.random_bytes(KEM_SEED_SIZE)  # as generate_seed_and_key draws it
+        public_key, key = backend.expanded_key(self._params, seed)
+        return seed, public_key, key
+
     def encapsulate(
         self, public_key: bytes, rng: RandomSource = SYSTEM_RANDOM
     ) -> tuple[bytes, bytes]:
         return encapsulate(self._params, public_key, rng, self._backend)
 
-    def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
-        return decapsulate(self._params, state, ciphertext, self._backend)
+    def decapsulate(self, state: bytes, ciphertext: bytes, expanded: Any = None) -> bytes:
+        backend = self._backend
+        if expanded is not None and isinstance(backend, OpenSSLBackend):
+            check_seed(state)
+            return backend.decapsulate_expanded(self._params, expanded, ciphertext)
+        return decapsulate(self._params, state, ciphertext, backend)
 
     def validate_public_key(self, public_key: bytes) -> None:
         self._backend.validate_public_key(self._params, public_key)

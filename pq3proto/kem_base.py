@@ -9,7 +9,7 @@ Not: any backend (kem.py, kem_liboqs.py) or backend selection (kem.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -153,8 +153,14 @@ class NamedKem(Protocol):
     ) -> tuple[bytes, bytes]:
         """Validate `public_key`, then encapsulate to it: (shared_secret, ciphertext)."""
 
-    def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
-        """The shared secret; only wrong lengths raise (MalformedInputError)."""
+    def generate_expanded(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes, Any]:
+        """generate, plus the backend's expanded decapsulation key, or None where it keeps
+        none: (state, public_key, expanded). `expanded` is secret and lives in memory only;
+        decapsulate(state, ct, expanded) then skips expanding the state again."""
+
+    def decapsulate(self, state: bytes, ciphertext: bytes, expanded: Any = None) -> bytes:
+        """The shared secret; only wrong lengths raise (MalformedInputError). `expanded`, if
+        given, must be what generate_expanded returned with this state."""
 
     def validate_public_key(self, public_key: bytes) -> None:
         """Raises InvalidKeyError: FIPS 203 §7.2 for ML-KEM, the length for the others."""

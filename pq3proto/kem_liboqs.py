@@ -225,6 +225,9 @@ class _OqsKem:
         self._check_output("secret key", state, self._info.state_size)
         return state, public_key
 
+    def generate_expanded(self, rng: RandomSource = SYSTEM_RANDOM) -> tuple[bytes, bytes, Any]:
+        return (*self.generate(rng), None)  # the state is liboqs's secret key: nothing to expand
+
     def encapsulate(
         self, public_key: bytes, rng: RandomSource = SYSTEM_RANDOM
     ) -> tuple[bytes, bytes]:
@@ -239,7 +242,7 @@ class _OqsKem:
         # liboqs-python returns (ciphertext, shared_secret); this API is the other way round.
         return bytes(shared_secret), bytes(ciphertext)
 
-    def decapsulate(self, state: bytes, ciphertext: bytes) -> bytes:
+    def decapsulate(self, state: bytes, ciphertext: bytes, expanded: Any = None) -> bytes:
         name = self._info.name
         if len(state) != self._info.state_size:
             raise MalformedInputError(

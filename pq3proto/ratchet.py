@@ -105,6 +105,17 @@ class RatchetState:
     last_pq_time: float
     # first, chunked: the deferred rekey's state (transport.py); None under repeat
     transport: TransportState | None = None
+    # (my_kem_seed, the rekey KEM's expanded key of it) as generated, in memory only (never
+    # encoded): decapsulation uses it instead of expanding the seed again. Used only while
+    # its seed is the very object my_kem_seed holds; a restored state has None.
+    my_kem_expanded: tuple[bytes, Any] | None = field(default=None, repr=False)
+
+    def kem_expanded(self) -> Any:
+        """The expanded key of my_kem_seed, or None."""
+        cached = self.my_kem_expanded
+        if cached is None or self.my_kem_seed is None or cached[0] is not self.my_kem_seed:
+            return None
+        return cached[1]
 
     @property
     def expect_kem(self) -> bool:
@@ -171,12 +182,14 @@ def start_sending_chain(
         state, dst_send, new_key, kem_ss, kem_ct, answered, now, hot
     )
     seed = kem_pk = None
+    expanded = state.my_kem_expanded
     if state.expect_kem:
         # Only a continuation chain (spec/03-ratchet.md §3.4) opens while my request is still
         # open: it repeats the request, or the peer would lose it and owe nothing.
         kem_pk = state.my_kem_public
     elif policy.due(since, now - last):
-        seed, kem_pk = rekey.generate(rng)
+        seed, kem_pk, key = rekey.generate_expanded(rng)
+        expanded = None if key is None else (seed, key)
     header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
     new_state = evolve(
         state,
@@ -190,6 +203,7 @@ def start_sending_chain(
         peer_kem_public=None,
         messages_since_pq=since,
         last_pq_time=last,
+        my_kem_expanded=expanded,
     )
     return new_state, _EFFECTS[True, kem_ss is not None, seed is not None]
 
@@ -235,10 +249,12 @@ def _start_deferred_chain(
     )
     ts = evolve(ts, pending_mix=None)
     seed, kem_pk = state.my_kem_seed, state.my_kem_public
+    expanded = state.my_kem_expanded
     requested = False
     idle = seed is None and not ts.peer_rekey_in_flight and ts.answer is None
     if idle and policy.due(since, now - last):
-        seed, kem_pk = rekey.generate(rng)
+        seed, kem_pk, key = rekey.generate_expanded(rng)
+        expanded = None if key is None else (seed, key)
         ts = opened_request(ts, kem_pk)
         requested = True
     header = ChainHeader(new_key.public, mixed_id=mix.request_id if mix is not None else None)
@@ -254,6 +270,7 @@ def _start_deferred_chain(
         messages_since_pq=since,
         last_pq_time=last,
         transport=ts,
+        my_kem_expanded=expanded,
     )
     return new_state, _EFFECTS[True, mix is not None, requested]
 
@@ -454,7 +471,9 @@ def _repeat_receive_kem(
     if header.kem_ciphertext is not None:
         if state.my_kem_seed is None or state.my_kem_public is None:
             raise DowngradeError("KEM ciphertext present but no rekey was requested")
-        kem_ss = rekey.decapsulate(state.my_kem_seed, header.kem_ciphertext)
+        kem_ss = rekey.decapsulate(
+            state.my_kem_seed, header.kem_ciphertext, state.kem_expanded()
+        )
     elif state.expect_kem:
         raise DowngradeError("the peer's new chain lacks the KEM ciphertext owed to our request")
     if header.kem_public_key is not None:
@@ -462,7 +481,7 @@ def _repeat_receive_kem(
     answered = state.my_kem_public if kem_ss is not None else None
     fields: dict[str, Any] = {"peer_kem_public": header.kem_public_key}
     if kem_ss is not None:
-        fields.update(my_kem_seed=None, my_kem_public=None)
+        fields.update(my_kem_seed=None, my_kem_public=None, my_kem_expanded=None)
     return kem_ss, header.kem_ciphertext, answered, fields
 
 

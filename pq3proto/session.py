@@ -520,7 +520,7 @@ class Session:
             raise MisuseError("a transport block reached a session that carries none")
         got = take_block(
             r.transport, block, r.my_kem_seed, r.my_kem_public, r.peer_kem_public,
-            self._profile, self._rekey,
+            self._profile, self._rekey, r.kem_expanded(),
         )
         return evolve(
             r,
@@ -528,6 +528,7 @@ class Session:
             my_kem_seed=got.my_kem_seed,
             my_kem_public=got.my_kem_public,
             peer_kem_public=got.peer_kem_public,
+            my_kem_expanded=r.my_kem_expanded if got.my_kem_seed is not None else None,
         )
 
     def _header_values(self, msg: ParsedMessage) -> tuple[bytes, bytes]:

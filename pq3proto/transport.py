@@ -21,6 +21,7 @@ A rekey under these transports, requester A, answerer B:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import kem
 from .chunking import Chunk, Encoder, Reassembler, material_id, total_count
@@ -336,8 +337,11 @@ def take_block(
     peer_kem_public: bytes | None,
     profile: Profile,
     rekey: kem.NamedKem,
+    my_kem_expanded: Any = None,
 ) -> Incoming:
     """Take in one message's block; raises, changing nothing, on material that does not fit.
+
+    my_kem_expanded is the rekey KEM's expanded key of my_kem_seed, if one is held.
 
     Material of a request or answer already dealt with is ignored (loss and reordering
     repeat it); an answer to a request this side never made is a DowngradeError.
@@ -353,7 +357,7 @@ def take_block(
             ts = evolve(ts, request_acked=True)
             ciphertext, ts = _answer_material(ts, block.answer_material, cid, profile)
             if ciphertext is not None:
-                secret = rekey.decapsulate(my_kem_seed, ciphertext)
+                secret = rekey.decapsulate(my_kem_seed, ciphertext, my_kem_expanded)
                 mix = PendingMix(aid, secret, ciphertext, my_kem_public)
                 ts = evolve(
                     ts,
