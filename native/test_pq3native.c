@@ -10,6 +10,8 @@
  *   batch ck first header ecdh tail ad scalar point n pt_1 .. pt_n wires ck_next
  *   ecdh  scalar point peer_point secret
  *   root  old_root ecdh kem("-": absent) dst rk ck
+ *   newchain old_root scalar peer_scalar peer_point dst_prefix tail ad pt wire rk ck_next
+ *            signer_scalar signer_point   (wire: unsigned, as with no signer)
  */
 #include "pq3native.h"
 
@@ -548,6 +550,87 @@ static void do_keys(void)
     CHECK(pq3_wire_length(0, (size_t)1 << 33, 0) == 0, "oversized ad accepted");
 }
 
+static void do_newchain(FILE *f, pq3_ctx *ctx)
+{
+    buf root = need_hex(f), scalar = need_hex(f), peer_scalar = need_hex(f);
+    buf peer = need_hex(f), dst = need_hex(f), tail = need_hex(f), ad = need_hex(f);
+    buf pt = need_hex(f), wire = need_hex(f), rk = need_hex(f), ckn = need_hex(f);
+    buf sk = need_hex(f), spk = need_hex(f);
+    size_t wl = pq3_wire_length(2 + 65, ad.n, pt.n);
+    uint8_t *out = fresh(wl, SENTINEL);
+    uint8_t *opened = fresh(64 + pt.n, SENTINEL);
+    uint8_t keys[129];
+    pq3_signer *signer = NULL;
+    pq3_verifier *verifier = NULL;
+    const uint8_t *prefix = wire.p; /* version, flags: the expected wire's own */
+
+    CHECK(wl == wire.n, "newchain wire length %zu != %zu", wl, wire.n);
+    CHECK(pq3_seal_new_chain(ctx, out, wl, keys, NULL, scalar.p, peer.p, root.p, prefix, dst.p,
+                             dst.n, tail.p, tail.n, ad.p, ad.n, pt.p, pt.n, NULL) == PQ3_OK,
+          "seal_new_chain rc");
+    CHECK(memcmp(out, wire.p, wl) == 0, "seal_new_chain wire bytes");
+    CHECK(memcmp(keys, wire.p + 2, 65) == 0, "seal_new_chain point");
+    CHECK(memcmp(keys + 65, rk.p, 32) == 0 && memcmp(keys + 97, ckn.p, 32) == 0,
+          "seal_new_chain keys");
+    memset(out, SENTINEL, wl);
+    CHECK(pq3_seal_new_chain(ctx, out, wl - 1, keys, NULL, scalar.p, peer.p, root.p, prefix,
+                             dst.p, dst.n, tail.p, tail.n, ad.p, ad.n, pt.p, pt.n, NULL)
+                  == PQ3_ERR_LENGTH
+              && all_byte(out, wl, SENTINEL),
+          "seal_new_chain short buffer");
+    CHECK(pq3_seal_new_chain(ctx, out, wl, keys, NULL, scalar.p, NULL, root.p, prefix, dst.p,
+                             dst.n, tail.p, tail.n, ad.p, ad.n, pt.p, pt.n, NULL)
+              == PQ3_ERR_ARGUMENT,
+          "seal_new_chain NULL");
+
+    /* Signed, then opened by the peer. */
+    CHECK(pq3_signer_new(&signer, sk.p) == PQ3_OK && pq3_verifier_new(&verifier, spk.p) == PQ3_OK,
+          "newchain keys");
+    CHECK(pq3_seal_new_chain(ctx, out, wl, keys, NULL, scalar.p, peer.p, root.p, prefix, dst.p,
+                             dst.n, tail.p, tail.n, ad.p, ad.n, pt.p, pt.n, signer) == PQ3_OK,
+          "seal_new_chain signed rc");
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, wl, 1u << 20, 1u << 24, verifier) == PQ3_OK,
+          "open_new_chain rc");
+    CHECK(memcmp(opened, rk.p, 32) == 0 && memcmp(opened + 32, ckn.p, 32) == 0
+              && (pt.n == 0 || memcmp(opened + 64, pt.p, pt.n) == 0),
+          "open_new_chain outputs");
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n - 1 + (pt.n == 0), peer_scalar.p, root.p,
+                             dst.p, dst.n, tail.p, tail.n, out, wl, 1u << 20, 1u << 24,
+                             verifier)
+              == (pt.n == 0 ? PQ3_OK : PQ3_ERR_LENGTH),
+          "open_new_chain short output");
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, wl - 1, 1u << 20, 1u << 24, verifier)
+              == PQ3_ERR_LENGTH,
+          "open_new_chain truncated");
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, 40, 1u << 20, 1u << 24, verifier)
+              == PQ3_ERR_LENGTH,
+          "open_new_chain shorter than a header");
+    out[2 + 65 + 3] ^= 1; /* index 1 */
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, wl, 1u << 20, 1u << 24, verifier)
+              == PQ3_ERR_BATCH,
+          "open_new_chain index 1");
+    out[2 + 65 + 3] ^= 1;
+    out[wl - 1] ^= 1;
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, wl, 1u << 20, 1u << 24, verifier)
+              == PQ3_ERR_AUTH
+              && all_byte(opened, 64, 0),
+          "open_new_chain forged");
+    CHECK(pq3_open_new_chain(ctx, opened, 64 + pt.n, peer_scalar.p, root.p, dst.p, dst.n,
+                             tail.p, tail.n, out, wl, 1u << 20, 1u << 24, NULL)
+              == PQ3_ERR_ARGUMENT,
+          "open_new_chain without a verifier");
+    pq3_signer_free(signer);
+    pq3_verifier_free(verifier);
+    free(out); free(opened); free(root.p); free(scalar.p); free(peer_scalar.p); free(peer.p);
+    free(dst.p); free(tail.p); free(ad.p); free(pt.p); free(wire.p); free(rk.p); free(ckn.p);
+    free(sk.p); free(spk.p);
+}
+
 int main(int argc, char **argv)
 {
     FILE *f;
@@ -572,6 +655,7 @@ int main(int argc, char **argv)
         else if (strcmp(op, "batch") == 0) do_batch(f, ctx);
         else if (strcmp(op, "ecdh") == 0) do_ecdh(f, ctx);
         else if (strcmp(op, "root") == 0) do_root(f, ctx);
+        else if (strcmp(op, "newchain") == 0) do_newchain(f, ctx);
         else {
             fprintf(stderr, "unknown record %s\n", op);
             return 2;

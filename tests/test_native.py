@@ -23,7 +23,7 @@ from native_helpers import sending_chain
 from pq3proto import errors, kdf, native, paths, primitives
 from pq3proto.message import PYTHON
 from pq3proto.primitives import P256_ORDER, P256PrivateKey
-from pq3proto.wire import ParsedMessage, parse_message, signature_body
+from pq3proto.wire import ParsedMessage, parse_message, plain_signature_tail, signature_body
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIVE_DIR = ROOT / "native"
@@ -539,6 +539,18 @@ def _records(keys: tuple[P256PrivateKey, ...]) -> str:
         rk, ck = kdf.root_and_chain_key(root, secret, kem_ss or None, dst)
         fields = [root, secret, kem_ss, dst, rk, ck]
         lines.append("root " + " ".join(_hex(f) for f in fields))
+    for size, ad in ((0, b""), (140, b"ad"), (1000, rng.random_bytes(70))):
+        root, receiver = rng.random_bytes(32), P256PrivateKey.generate(rng)
+        scalar = P256PrivateKey.generate(rng).scalar()
+        session = rng.random_bytes(150)
+        prefix = kdf.pk_ratchet_dst_prefix(session, receiver.public)
+        tail, pt = plain_signature_tail(session), rng.random_bytes(size)
+        _, rk, nck, wire = PYTHON.seal_new_chain(
+            root, scalar, receiver.public, prefix, tail, ad, pt, None
+        )
+        fields = [root, scalar, receiver.scalar(), receiver.public, prefix, tail, ad, pt, wire]
+        fields += [rk, nck, key.scalar(), key.public]
+        lines.append("newchain " + " ".join(_hex(f) for f in fields))
     return "\n".join(lines) + "\n"
 
 
