@@ -2,14 +2,15 @@
 
 Owns: `frozen.copier` and `frozen.fast_init` against evolve and the dataclass __init__;
 open_in_order on both paths (equal to parsing and open, None for any other message, typed
-errors for a forged one), and Session.decrypt taking it without changing what decrypt
-accepts or refuses.
+errors for a forged one), Session.decrypt taking it without changing what decrypt
+accepts or refuses, and native sessions on several threads at once.
 Not: the packed batches (test_native_packed.py) or the session rules (test_session.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -167,3 +168,31 @@ def test_p256_generate_rejects_as_draw_scalar(path: object) -> None:
     key = path.p256_generate(rng)  # type: ignore[attr-defined]
     assert rng.taken == 4 and key.scalar() == bytes(31) + b"\x07"
     assert key.public == P256PrivateKey.from_scalar(key.scalar()).public
+
+
+def test_threads_sealing_and_opening_at_once_use_their_own_c_scratch() -> None:
+    if not native.available():
+        pytest.skip(native.unavailable_reason())
+    # cffi releases the GIL inside each C call: threads sealing and opening at once, on
+    # their own sessions, must never see each other's cipher context or outputs.
+    pairs = [make_pair(RekeyPolicy.never(), tag=i) for i in range(4)]
+    wrong: list[object] = []
+
+    def talk(i: int) -> None:
+        s, r = pairs[i]
+        try:
+            for j in range(150):
+                pt = bytes((i,)) * (j * 7 % 500)
+                if r.decrypt(s.encrypt(pt)) != pt:
+                    wrong.append(i)
+                if j % 10 == 9:
+                    s, r = r, s
+        except errors.PQ3Error as e:
+            wrong.append(e)
+
+    threads = [threading.Thread(target=talk, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
