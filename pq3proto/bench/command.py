@@ -222,8 +222,8 @@ def _cores_for_target(one_core: float, results: dict[str, Any]) -> dict[str, Any
         "target_messages_per_second": target,
         "per_core_messages_per_second": one_core,
         "cores": cluster.cores_needed(one_core, target),
-        "basis": "the single-worker rate of this run (one worker process on one core), "
-        "scaled perfectly",
+        "basis": "the single-worker rate of this run (one worker process on one core, its "
+        "timed work), scaled perfectly",
     }
     if "scaling_efficiency" in results:
         eff = results["scaling_efficiency"]
