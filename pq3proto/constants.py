@@ -93,6 +93,8 @@ MAX_RECEIVING_CHAINS: Final = 5
 # Peer ratchet keys of dropped chains remembered, so a very late message gets "too far
 # behind" (TooFarAheadError) rather than looking like a forged ratchet step.
 MAX_RETIRED_CHAINS: Final = 64
+# A u32 field (message index, length prefixes): the largest value the wire can carry.
+U32_MAX: Final = 0xFFFF_FFFF
 # Address URIs are identifiers, not documents.
 MAX_URI_LENGTH: Final = 1_024
 # A prekey bundle under any profile (the largest start KEM key is FrodoKEM-1344's 21,520 B).

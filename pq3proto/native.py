@@ -1,17 +1,16 @@
 """The C per-message hot path behind the HotPath interface (spec/03-ratchet.md §4).
 
 Owns: per-thread C contexts, the C keys, the ratchet's C ECDH step, and NATIVE: the same
-bytes and the same failures as message.PythonHotPath, with one C call per message or per
-batch.
-Not: loading the extension and mapping its return codes (native_ext.py), the C code
-(native/pq3native_*.c), the HotPath object sessions get (paths.py), or RFC 6979
-nonces, which OpenSSL 3.0 lacks: deterministic signatures are made here, in Python, over the
-digest the C computes.
+bytes and the same failures as message.PythonHotPath, with one C call per message (or per
+new chain's first message).
+Not: the batch calls (native_batch.py), loading the extension and mapping its return codes
+(native_ext.py), the C code (native/pq3native_*.c), the HotPath object sessions get
+(paths.py), or RFC 6979 nonces, which OpenSSL 3.0 lacks: deterministic signatures are made
+here, in Python, over the digest the C computes.
 """
 
 from __future__ import annotations
 
-from itertools import accumulate
 from typing import Any
 
 from .constants import (
@@ -24,6 +23,7 @@ from .constants import (
     P256_SCALAR_SIZE,
     P256_SIGNATURE_SIZE,
     ROOT_KEY_SIZE,
+    U32_MAX,
 )
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
@@ -32,12 +32,10 @@ from .errors import (
 )
 from .message import (
     PYTHON,
-    PackedBatch,
     SendingChain,
-    _trusted_batch,
-    check_consecutive,
     sign_prehashed_deterministic,
 )
+from .native_batch import _ZERO_POINT, NativeBatches
 from .native_ext import NULL as _NULL
 from .native_ext import (
     NativeSigner,
@@ -84,10 +82,7 @@ __all__ = [
     "unavailable_reason",
 ]
 
-_U32_MAX = 0xFFFF_FFFF
-_DIGEST_SIZE = 32
 _NEW_CHAIN_KEYS = P256_POINT_SIZE + 2 * ROOT_KEY_SIZE  # pq3_seal_new_chain's keys_out
-_ZERO_POINT = bytes(P256_POINT_SIZE)
 # After the chain header: index, indicator, then lp(auth data); lp(ct), signature follow.
 _AD_LENGTH_AT = LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE
 _FIXED = 3 * LENGTH_PREFIX_SIZE + KEY_INDICATOR_SIZE + P256_SIGNATURE_SIZE
@@ -111,7 +106,7 @@ def _check_signed_fields(msg: ParsedMessage) -> None:
 # ── The hot path ───────────────────────────────────────────────────────────────────────
 
 
-class NativeHotPath:
+class NativeHotPath(NativeBatches):
     """message.HotPath over the C extension; outputs equal PythonHotPath's byte for byte."""
 
     name = "native"
@@ -236,14 +231,14 @@ class NativeHotPath:
         if cached is None or cached[0] is not chain:
             cached = self._prepared(chain)
         _, header, tail, point, fixed = cached
-        if not 0 <= index <= _U32_MAX:
+        if not 0 <= index <= U32_MAX:
             _index(index)
         if type(auth_data) is not bytes:
             auth_data = bytes(auth_data)
         if type(plaintext) is not bytes:
             plaintext = bytes(plaintext)
         ad_len, pt_len = len(auth_data), len(plaintext)
-        if ad_len > _U32_MAX or pt_len > _U32_MAX:
+        if ad_len > U32_MAX or pt_len > U32_MAX:
             raise MalformedInputError("message: a length does not fit the message format")
         size = fixed + ad_len + pt_len
         buf = _alloc("uint8_t[]", size + CHAIN_KEY_SIZE)  # the wire, then the next chain key
@@ -329,63 +324,6 @@ class NativeHotPath:
         key = P256PrivateKey.from_computed_public(scalar, out[size:p])
         return key, out[p : p + ROOT_KEY_SIZE], out[p + ROOT_KEY_SIZE : p + 2 * ROOT_KEY_SIZE], wire
 
-    def seal_batch(
-        self,
-        chain_key: bytes,
-        first_index: int,
-        chain: SendingChain,
-        auth_data: bytes,
-        plaintexts: list[bytes],
-        signer: NativeSigner | None,
-        deterministic: bool = False,
-    ) -> tuple[list[bytes], bytes]:
-        ctx = self._ctx()
-        _check_chain(chain_key, chain)
-        _index(first_index)
-        n = len(plaintexts)
-        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
-        auth_data = _bytes(auth_data)
-        lens = list(map(len, plaintexts))
-        fixed = _lib.pq3_wire_length(len(header), len(auth_data), 0)
-        if fixed == 0 or (n and max(lens) > _U32_MAX):
-            raise MalformedInputError("message: a length does not fit the message format")
-        total = fixed * n + sum(lens)
-        wire = _alloc("uint8_t[]", total)
-        ck = _alloc("uint8_t[32]")
-        prehash = signer is not None and deterministic
-        digests = _alloc("uint8_t[]", _DIGEST_SIZE * n) if prehash else _NULL
-        args = (
-            ctx,
-            wire,
-            total,
-            ck,
-            digests,
-            _bytes(chain_key),
-            first_index,
-            header,
-            len(header),
-            _bytes(chain.ecdh_public_key),
-            tail,
-            len(tail),
-            auth_data,
-            len(auth_data),
-            b"".join(plaintexts),
-            _ffi.new("size_t[]", lens),
-            n,
-        )
-        rc = _keyed(_lib.pq3_seal_batch, args, None if prehash else signer)
-        if rc:
-            _raise(rc, "seal")
-        out = _split(_ffi.buffer(wire), [fixed + ln for ln in lens])
-        if prehash:
-            assert signer is not None
-            dig = _ffi.buffer(digests)[:]
-            for i in range(n):
-                d = dig[i * _DIGEST_SIZE : (i + 1) * _DIGEST_SIZE]
-                sig = sign_prehashed_deterministic(signer.key, d)
-                out[i] = out[i][:-P256_SIGNATURE_SIZE] + sig
-        return out, _ffi.buffer(ck)[:]
-
     def verify(self, msg: ParsedMessage, tail: bytes, verifier: NativeVerifier) -> None:
         _index(msg.index)
         _check_signed_fields(msg)
@@ -422,7 +360,7 @@ class NativeHotPath:
         if len(key) != CHAIN_KEY_SIZE:
             _need(key, CHAIN_KEY_SIZE, "message key" if is_message_key else "chain key")
         index = msg.index
-        if not 0 <= index <= _U32_MAX:
+        if not 0 <= index <= U32_MAX:
             _index(index)
         if verifier is not None:
             _check_signed_fields(msg)
@@ -470,7 +408,7 @@ class NativeHotPath:
         if type(chain_key) is not bytes or len(chain_key) != CHAIN_KEY_SIZE:
             _need(_bytes(chain_key), CHAIN_KEY_SIZE, "chain key")
             chain_key = bytes(chain_key)
-        if not 0 <= index <= _U32_MAX:
+        if not 0 <= index <= U32_MAX:
             _index(index)
         cached = self._opening.get(id(chain))
         if cached is None or cached[0] is not chain:
@@ -546,166 +484,6 @@ class NativeHotPath:
             _remember(self._opening, id(chain), prepared)
         return prepared
 
-    def open_batch(
-        self,
-        chain_key: bytes,
-        msgs: list[ParsedMessage],
-        tail: bytes,
-        verifier: NativeVerifier | None,
-    ) -> tuple[list[bytes], bytes]:
-        ctx = self._ctx()
-        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-        check_consecutive(msgs)
-        n = len(msgs)
-        tail = _bytes(tail)
-        indices = [m.index for m in msgs]
-        if n and not (min(indices) >= 0 and max(indices) <= _U32_MAX):
-            raise MalformedInputError("a message index does not fit in uint32")
-        indicators = b"".join([m.indicator for m in msgs])
-        ads = [m.auth_data for m in msgs]
-        cts = [m.ciphertext for m in msgs]
-        ct_lens = list(map(len, cts))
-        if verifier is None:
-            points = _ZERO_POINT * n  # unused by C without a verifier
-            sigs = b""
-        else:
-            points = b"".join([m.header.ecdh_public_key for m in msgs])
-            sigs = b"".join([m.signature for m in msgs])
-        # Byte totals bound every read in C. A field of the wrong size inside a right total
-        # shifts its neighbours, which then fail authentication as PythonHotPath would.
-        if (
-            len(indicators) != KEY_INDICATOR_SIZE * n
-            or len(points) != P256_POINT_SIZE * n
-            or (verifier is not None and len(sigs) != P256_SIGNATURE_SIZE * n)
-        ):
-            raise AuthenticationError("a message field has the wrong length")
-        pt = _alloc("uint8_t[]", sum(ct_lens))
-        ck = _alloc("uint8_t[32]")
-        fail = _ffi.new("size_t *")
-        args = (
-            ctx,
-            pt,
-            len(pt),
-            ck,
-            fail,
-            _bytes(chain_key),
-            _ffi.new("uint32_t[]", indices),
-            indicators,
-            points,
-            tail,
-            len(tail),
-            b"".join(ads),
-            _ffi.new("size_t[]", list(map(len, ads))),
-            b"".join(cts),
-            _ffi.new("size_t[]", ct_lens),
-            sigs,
-            n,
-        )
-        rc = _keyed(_lib.pq3_open_batch, args, verifier)
-        if rc:
-            _raise(rc, f"message {fail[0]} of the batch")
-        return _split(_ffi.buffer(pt), ct_lens), _ffi.buffer(ck)[:]
-
-    def seal_packed(
-        self,
-        chain_key: bytes,
-        first_index: int,
-        chain: SendingChain,
-        auth_data: bytes,
-        plaintexts: PackedBatch,
-        signer: NativeSigner | None,
-        deterministic: bool = False,
-    ) -> tuple[PackedBatch, bytes]:
-        if signer is not None and deterministic:  # RFC 6979 is signed in Python: per message
-            wires, next_ck = self.seal_batch(
-                chain_key, first_index, chain, auth_data, plaintexts.to_list(), signer, True
-            )
-            return PackedBatch.pack(wires), next_ck
-        ctx = self._ctx()
-        _check_chain(chain_key, chain)
-        _index(first_index)
-        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
-        auth_data = _bytes(auth_data)
-        n, data = len(plaintexts.ends), plaintexts.data
-        fixed = _lib.pq3_wire_length(len(header), len(auth_data), 0)
-        if fixed == 0:
-            raise MalformedInputError("message: a length does not fit the message format")
-        total = fixed * n + len(data)
-        wire = _alloc("uint8_t[]", total or 1)
-        ends = _alloc("size_t[]", n or 1)
-        ck = _alloc("uint8_t[32]")
-        args = (
-            ctx,
-            wire,
-            total,
-            ends,
-            ck,
-            _bytes(chain_key),
-            first_index,
-            header,
-            len(header),
-            _bytes(chain.ecdh_public_key),
-            tail,
-            len(tail),
-            auth_data,
-            len(auth_data),
-            data,
-            len(data),
-            _ffi.new("size_t[]", plaintexts.ends) if n else _NULL,
-            n,
-        )
-        rc = _keyed(_lib.pq3_seal_packed, args, signer)
-        if rc:
-            _raise(rc, "seal")
-        # The C wrote ends rising to total (pq3_seal_packed), so they need no second check.
-        packed = _trusted_batch(_ffi.buffer(wire, total)[:], tuple(_ffi.unpack(ends, n)))
-        return packed, _ffi.buffer(ck)[:]
-
-    def open_packed(
-        self,
-        chain_key: bytes,
-        first_index: int,
-        chain: SendingChain,
-        wires: PackedBatch,
-        verifier: NativeVerifier | None,
-    ) -> tuple[PackedBatch, bytes]:
-        ctx = self._ctx()
-        _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-        _index(first_index)
-        header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
-        if len(header) < 2 + P256_POINT_SIZE:
-            raise MalformedInputError("a chain header holds version, flags and ecdhPK")
-        n, data = len(wires.ends), wires.data
-        pt = _alloc("uint8_t[]", len(data) or 1)  # plaintexts are shorter than their wires
-        pt_ends = _alloc("size_t[]", n or 1)
-        ck = _alloc("uint8_t[32]")
-        fail = _ffi.new("size_t *")
-        args = (
-            ctx,
-            pt,
-            len(data),
-            pt_ends,
-            ck,
-            fail,
-            _bytes(chain_key),
-            first_index,
-            header,
-            len(header),
-            tail,
-            len(tail),
-            data,
-            len(data),
-            _ffi.new("size_t[]", wires.ends) if n else _NULL,
-            n,
-            MAX_AUTH_DATA_LENGTH,
-            MAX_PLAINTEXT_LENGTH,
-        )
-        rc = _keyed(_lib.pq3_open_packed, args, verifier)
-        if rc:
-            _raise(rc, f"message {fail[0]} of the batch")
-        ends = tuple(_ffi.unpack(pt_ends, n))
-        return _trusted_batch(_ffi.buffer(pt, ends[-1] if n else 0)[:], ends), _ffi.buffer(ck)[:]
-
 
 _CHAINS_CACHED = 64  # chains a process seals or opens on at once (fanout: one per device)
 
@@ -717,14 +495,6 @@ def _remember(cache: dict[int, Any], key: int, value: Any) -> None:
     cache[key] = value
 
 
-def _split(buf: Any, lens: list[int]) -> list[bytes]:
-    """Cut back-to-back records out of one cffi buffer, each copied once into bytes."""
-    return [buf[e - ln : e] for e, ln in zip(accumulate(lens), lens, strict=True)]
-
-
-def _check_chain(chain_key: bytes, chain: SendingChain) -> None:
-    _need(chain_key, CHAIN_KEY_SIZE, "chain key")
-    _need(chain.ecdh_public_key, P256_POINT_SIZE, "ecdhPK")
 
 
 NATIVE = NativeHotPath()
