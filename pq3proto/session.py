@@ -4,8 +4,8 @@ Owns: Session.initiate / accept / encrypt / decrypt / to_bytes / from_bytes, the
 checks on receipt, commit-on-success of every state change, the per-session counters, and
 the rules that keep a (key, IV) pair from ever sealing twice: one lock per session, and a
 restored snapshot never continuing the sending chain it was taken in (spec/06-state.md §3).
-Not: key derivations (kdf.py), the ratchet rules (ratchet.py), byte layouts (wire.py,
-state.py) or the C path (native.py).
+Not: the one-call paths (session_fast.py), key derivations (kdf.py), the ratchet rules
+(ratchet.py), byte layouts (wire.py, state.py) or the C path (native.py).
 """
 
 from __future__ import annotations
@@ -24,31 +24,27 @@ from .errors import (
     PQ3Error,
     hinted,
 )
-from .frozen import copier
 from .identity import Device, PublicIdentity
-from .kdf import pk_ratchet_dst_prefix, session_dst
+from .kdf import session_dst
 from .message import HotPath, SendingChain
 from .paths import hot_path
 from .policy import RekeyPolicy
-from .primitives import SYSTEM_RANDOM, RandomSource, draw_scalar, sha384
+from .primitives import SYSTEM_RANDOM, RandomSource, sha384
 from .profile import PQ3, Profile
 from .ratchet import (
-    ECDH_STEP,
     NO_EFFECTS,
     RatchetState,
     after_send,
     commit_fast_receive,
-    commit_plain_receiving_chain,
-    commit_plain_sending_chain,
     evolve,
     fast_receive_chain,
-    plain_receiving_chain,
     plain_sending_chain,
     plan_receive,
     rekey_kem,
     start_sending_chain,
 )
-from .session_state import SessionState, SessionStats
+from .session_fast import SessionFastPaths
+from .session_state import SessionState, SessionStats, commit_message
 from .starting import initiator_state, responder_start
 from .state import decode_session_state, encode_session_state
 from .trace import (
@@ -58,7 +54,6 @@ from .trace import (
 from .transport import TransportBlock, prepare_send, take_block
 from .wire import (
     PLAIN_HEADER_PREFIX,
-    PLAIN_HEADER_SIZE,
     ChainHeader,
     ParsedMessage,
     parse_message,
@@ -71,7 +66,6 @@ SaveDevice = Callable[[Device], None]
 _MAX_INDEX = 0xFFFF_FFFF
 _WIRE_VERSION = PLAIN_HEADER_PREFIX[:1]
 _PLAIN_FLAGS = PLAIN_HEADER_PREFIX[1:]
-_POINT_AT = len(PLAIN_HEADER_PREFIX)
 # Passed by the constructors that build a state this object alone has used (initiate,
 # accept, the store's resume of its own latest commit). Any other state value may have
 # sealed messages elsewhere, so its sending chain is closed (spec/06-state.md §3).
@@ -91,33 +85,22 @@ def close_sending_chain(ratchet: RatchetState) -> RatchetState:
 
 
 # The copy every message commits: the new ratchet and counters.
-_committed = copier("ratchet", "stats")
 
 
-class Session:
+
+class Session(SessionFastPaths):
     """A PQ3 session between this device and one peer device."""
 
     __slots__ = (
         "_clock",
         "_deferred",
         "_device",
-        "_dst_recv",
-        "_dst_send",
-        "_hot",
         "_lock",
-        "_plain_tail_recv",
-        "_plain_tail_send",
         "_profile",
         "_profile_id",
-        "_recv_tail",
         "_rekey",
-        "_rng",
-        "_send_ctx",
-        "_signer",
-        "_state",
         "_trace",
         "_trace_seq",
-        "_verifier",
     )
 
     def __init__(
@@ -354,7 +337,7 @@ class Session:
             self._rng.deterministic,
         )
         stats = st.stats.after_send(effects, len(wire), len(plaintext))
-        new_state = _committed(st, after_send(r, next_ck), stats)
+        new_state = commit_message(st, after_send(r, next_ck), stats)
         if self._trace is not None:
             self._trace.message(
                 "send", header, sending.next_index, effects.ecdh_step, effects.kem_requested,
@@ -362,32 +345,6 @@ class Session:
                 None if out is None else out.block, 0 if out is None else len(out.block_bytes),
             )
         self._state = new_state
-        return wire
-
-    def _seal_new_chain(
-        self, st: SessionState, r: RatchetState, plaintext: bytes, auth_data: bytes
-    ) -> bytes:
-        """A plain sending chain and its message 0 in one hot-path call (ratchet.py)."""
-        scalar = draw_scalar(self._rng)
-        tail = self._plain_tail_send
-        key, root_key, next_ck, wire = self._hot.seal_new_chain(
-            r.root_key,
-            scalar,
-            r.peer_point,
-            pk_ratchet_dst_prefix(self._dst_send, r.peer_point),
-            tail,
-            auth_data,
-            plaintext,
-            self._signer,
-            self._rng.deterministic,
-        )
-        new_r = commit_plain_sending_chain(r, key, root_key, next_ck)
-        sending = new_r.sending
-        assert sending is not None
-        point = key.public
-        self._send_ctx = (sending.header, SendingChain(PLAIN_HEADER_PREFIX + point, tail, point))
-        stats = st.stats.after_send(ECDH_STEP, len(wire), len(plaintext))
-        self._state = _committed(st, new_r, stats)
         return wire
 
     def decrypt(self, wire: bytes) -> bytes:
@@ -448,7 +405,7 @@ class Session:
             new_r, effects = plan.commit(next_ck), plan.effects
         if msg.transport is not None:
             new_r = self._take_block(new_r, msg.transport)
-        new_state = _committed(st, new_r, st.stats.after_receive(effects))
+        new_state = commit_message(st, new_r, st.stats.after_receive(effects))
         if self._trace is not None:
             self._trace.message(
                 "receive", msg.header, msg.index, effects.ecdh_step or accepted, False,
@@ -457,63 +414,6 @@ class Session:
             )
         self._state = new_state
         return pt, msg.auth_data
-
-    def _open_in_order(
-        self, wire: bytes, cached: tuple[ChainHeader, bytes, bytes, SendingChain]
-    ) -> tuple[bytes, bytes] | None:
-        """The next message of the chain last received on, opened in one C call without
-        parsing it in Python (the same checks, in the same order, as _open's in-order path).
-        None: it is not that message exactly, and decrypt takes the full path."""
-        header, _, digest, ctx = cached
-        if not wire.startswith(ctx.header_bytes):
-            return None
-        st = self._state
-        r = st.ratchet
-        pos = r.find_chain(header.ecdh_public_key)
-        if pos < 0:
-            return None
-        chain = r.receiving[pos]
-        if chain.header_digest is not None and chain.header_digest != digest:
-            return None
-        opened = self._hot.open_in_order(
-            chain.chain_key, chain.next_index, ctx, wire, self._verifier
-        )
-        if opened is None:
-            return None
-        pt, auth_data, next_ck = opened
-        stats = st.stats.after_receive(NO_EFFECTS)
-        self._state = _committed(st, commit_fast_receive(r, pos, next_ck), stats)
-        return pt, auth_data
-
-    def _open_new_chain(self, wire: bytes) -> tuple[bytes, bytes] | None:
-        """Message 0 of a plain new peer chain in one hot-path call (ratchet.py). None: not
-        that message, or not without an error or a KEM step; decrypt takes the full path."""
-        st = self._state
-        r = st.ratchet
-        point = wire[_POINT_AT:PLAIN_HEADER_SIZE]
-        if not plain_receiving_chain(r, point):
-            return None
-        assert r.my_ecdh is not None and r.my_point is not None
-        tail = self._plain_tail_recv
-        opened = self._hot.open_new_chain(
-            r.root_key,
-            r.my_ecdh,
-            pk_ratchet_dst_prefix(self._dst_recv, r.my_point),
-            tail,
-            wire,
-            self._verifier,
-        )
-        if opened is None:
-            return None
-        pt, auth_data, root_key, next_ck = opened
-        header_bytes = wire[:PLAIN_HEADER_SIZE]
-        digest = sha384(header_bytes)
-        new_r = commit_plain_receiving_chain(r, point, digest, root_key, next_ck)
-        self._recv_tail = (
-            ChainHeader(point), tail, digest, SendingChain(header_bytes, tail, point)
-        )
-        self._state = _committed(st, new_r, st.stats.after_receive(ECDH_STEP))
-        return pt, auth_data
 
     def _take_block(self, r: RatchetState, block: TransportBlock) -> RatchetState:
         if r.transport is None:

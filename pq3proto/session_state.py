@@ -75,3 +75,7 @@ class SessionState:
     ratchet: RatchetState
     stats: SessionStats
     profile: Profile = PQ3
+
+
+# The copy every message commits: the new ratchet state and counters.
+commit_message = copier("ratchet", "stats")
