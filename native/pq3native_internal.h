@@ -32,36 +32,6 @@
 #define PQ3_INTERNAL __attribute__((visibility("hidden")))
 #else
 #define PQ3_INTERNAL
-/* pq3native_message.c: one message each way and the strict wire read. */
-/* One message into wire (exactly pq3_wire_length bytes); ck_next is caller scratch. */
-PQ3_INTERNAL int pq3i_seal_one(pq3_ctx *ctx, uint8_t *wire, uint8_t *ck_next,
-                               uint8_t *digest_out, const uint8_t *ck, uint32_t index,
-                               const uint8_t *header, size_t header_len, const uint8_t *ecdh_pk,
-                               const uint8_t *tail, size_t tail_len, const uint8_t *ad,
-                               size_t ad_len, const uint8_t *pt, size_t pt_len,
-                               pq3_signer *signer);
-/* Verify (unless verifier is NULL), derive, check the indicator, decrypt into pt_out.
- * ck_next is caller scratch. */
-PQ3_INTERNAL int pq3i_open_one(pq3_ctx *ctx, uint8_t *pt_out, uint8_t *ck_next,
-                               const uint8_t *key, int is_message_key, uint32_t index,
-                               const uint8_t *indicator, const uint8_t *ecdh_pk,
-                               const uint8_t *tail, size_t tail_len, const uint8_t *ad,
-                               size_t ad_len, const uint8_t *ct, size_t ct_len,
-                               const uint8_t *signature, pq3_verifier *verifier);
-/* The layout of spec/04-wire-format.md, read strictly: the chain's own header, the
- * expected index, exact lengths, nothing after the signature. */
-PQ3_INTERNAL int pq3i_read_wire(const uint8_t *w, size_t len, const uint8_t *header,
-                                size_t header_len, uint32_t index, size_t max_ad,
-                                size_t max_ct, const uint8_t **ad, size_t *ad_len,
-                                const uint8_t **ct, size_t *ct_len);
-
-/* pq3native_ecdh.c: ECDH with a validated peer point, then rootAndChainKey, its dst given
- * in two parts (dst || dst2; dst2 may be NULL with length 0). The secret stays inside. */
-PQ3_INTERNAL int pq3i_ecdh_root(pq3_ctx *ctx, uint8_t *rk, uint8_t *ck, const uint8_t *scalar,
-                                const uint8_t *peer_point, const uint8_t *old_root,
-                                const uint8_t *kem, size_t kem_len, const uint8_t *dst,
-                                size_t dst_len, const uint8_t *dst2, size_t dst2_len);
-
 #endif
 
 #define LABEL_LEN(l) (sizeof(l) - 1)
