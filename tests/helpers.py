@@ -1,10 +1,12 @@
-"""Test helpers: a pair of sessions and a manual clock."""
+"""Test helpers: a pair of sessions (random or deterministic) and a manual clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from pq3proto import Device, RekeyPolicy, Session
+from pq3proto import Device, Profile, RekeyPolicy, Session
+from pq3proto.primitives import TestingOnlyDeterministicRandom
 
 
 def SAVE_IN_MEMORY(_: Device) -> None:
@@ -53,3 +55,24 @@ def new_pair(
     )
     assert got == first
     return Pair(alice_dev, bob_dev, alice, bob)
+
+
+def deterministic_pair(
+    seed: bytes,
+    policy: RekeyPolicy,
+    clock: Callable[[], float],
+    profile: Profile | None = None,
+) -> tuple[Session, Session]:
+    """Alice and Bob from one deterministic random source; Bob has accepted Alice's start."""
+    rng = TestingOnlyDeterministicRandom(seed)
+    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng, profile=profile)
+    bob = Device.generate_deterministic_for_tests(
+        "mailto:bob@example.org", 2, rng, profile=profile
+    )
+    a = Session.initiate_deterministic_for_tests(
+        alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy, clock=clock
+    )
+    b, _ = Session.accept_deterministic_for_tests(
+        bob, alice.public_identity(), a.encrypt(b"start"), rng, policy=policy, clock=clock
+    )
+    return a, b

@@ -13,12 +13,12 @@ import random
 from dataclasses import dataclass, field
 
 import pytest
+from helpers import deterministic_pair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pq3proto import Device, PQ3Error, Profile, RekeyPolicy, Session, TooFarAheadError
+from pq3proto import PQ3Error, Profile, RekeyPolicy, Session, TooFarAheadError
 from pq3proto.experiments.delivery import Network, NetworkConditions, OfflineGap
-from pq3proto.primitives import TestingOnlyDeterministicRandom
 
 POLICIES = {
     "every-turn": RekeyPolicy.every_turn(),
@@ -54,20 +54,7 @@ PROFILES = {
 def start(
     seed: int, policy: RekeyPolicy, clock: list[float], profile: Profile | None = None
 ) -> tuple[Session, Session]:
-    rng = TestingOnlyDeterministicRandom(seed.to_bytes(8, "big"))
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng, profile=profile)
-    bob = Device.generate_deterministic_for_tests(
-        "mailto:bob@example.org", 2, rng, profile=profile
-    )
-    a = Session.initiate_deterministic_for_tests(
-        alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy,
-        clock=lambda: clock[0],
-    )
-    b, _ = Session.accept_deterministic_for_tests(
-        bob, alice.public_identity(), a.encrypt(b"start"), rng, policy=policy,
-        clock=lambda: clock[0],
-    )
-    return a, b
+    return deterministic_pair(seed.to_bytes(8, "big"), policy, lambda: clock[0], profile)
 
 
 def corrupt(rng: random.Random, wire: bytes) -> bytes:

@@ -13,9 +13,9 @@ import random
 from typing import Any
 
 import pytest
+from helpers import deterministic_pair
 
 from pq3proto import errors, native
-from pq3proto.identity import Device
 from pq3proto.kdf import pk_ratchet_dst, pk_ratchet_dst_prefix
 from pq3proto.message import PYTHON, SendingChain
 from pq3proto.policy import RekeyPolicy
@@ -133,18 +133,7 @@ def test_open_new_chain_leaves_a_signed_bad_point_to_the_full_path(path: Any) ->
 
 
 def _pair(traced: bool, policy: RekeyPolicy) -> tuple[Session, Session]:
-    rng = TestingOnlyDeterministicRandom(b"test_new_chain_path sessions")
-    clock = [1_000_000.0]
-    alice = Device.generate_deterministic_for_tests("tel:+15550001", 1, rng)
-    bob = Device.generate_deterministic_for_tests("mailto:bob@example.org", 2, rng)
-    a = Session.initiate_deterministic_for_tests(
-        alice, bob.public_identity(), bob.prekey_bundle(), rng, policy=policy,
-        clock=lambda: clock[0],
-    )
-    b, _ = Session.accept_deterministic_for_tests(
-        bob, alice.public_identity(), a.encrypt(b"start"), rng, policy=policy,
-        clock=lambda: clock[0],
-    )
+    a, b = deterministic_pair(b"test_new_chain_path sessions", policy, lambda: 1_000_000.0)
     if traced:
         a.tracer = b.tracer = lambda event: None
     return a, b
