@@ -25,6 +25,7 @@ from .constants import (
     MAX_PLAINTEXT_LENGTH,
     P256_POINT_SIZE,
     P256_SIGNATURE_SIZE,
+    U32_MAX,
 )
 from .errors import (
     MESSAGE_SIGNATURE_FAILED,
@@ -272,7 +273,7 @@ def check_consecutive(msgs: list[ParsedMessage]) -> None:
 
 
 def check_seal_arguments(index: int, plaintext: bytes, auth_data: bytes) -> None:
-    if not 0 <= index <= _MAX_INDEX:
+    if not 0 <= index <= U32_MAX:
         raise MisuseError("message index does not fit in uint32")
     if len(plaintext) > MAX_PLAINTEXT_LENGTH or len(auth_data) > MAX_AUTH_DATA_LENGTH:
         raise MisuseError("plaintext or auth data exceeds the protocol limits")
@@ -293,7 +294,6 @@ def sign_prehashed_deterministic(key: P256PrivateKey, digest: bytes) -> bytes:
 
 
 _NO_SIGNATURE = bytes(64)
-_MAX_INDEX = 0xFFFF_FFFF
 
 
 class PythonHotPath:

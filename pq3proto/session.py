@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH
+from .constants import MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH, U32_MAX
 from .encoding import as_bytes
 from .errors import (
     DECRYPT_HINT,
@@ -63,7 +63,6 @@ from .wire import (
 
 Clock = Callable[[], float]
 SaveDevice = Callable[[Device], None]
-_MAX_INDEX = 0xFFFF_FFFF
 _WIRE_VERSION = PLAIN_HEADER_PREFIX[:1]
 _PLAIN_FLAGS = PLAIN_HEADER_PREFIX[1:]
 # Passed by the constructors that build a state this object alone has used (initiate,
@@ -304,7 +303,7 @@ class Session(SessionFastPaths):
             )
         sending = r.sending
         assert sending is not None
-        if sending.next_index > _MAX_INDEX:
+        if sending.next_index > U32_MAX:
             raise MisuseError("sending chain exhausted: the peer must reply first")
         header = sending.header
         cached = self._send_ctx
