@@ -263,19 +263,14 @@ class NativeHotPath(NativeBatches):
             plaintext,
             pt_len,
         )
-        if signer is None or prehash:
-            rc = _lib.pq3_seal(*args, _NULL)
-        else:
-            with signer._lock:  # call_keyed, inline on the per-message path
-                rc = _lib.pq3_seal(*args, signer._ptr)
+        rc = _keyed(_lib.pq3_seal, args, None if prehash else signer)
         if rc:
             _raise(rc, "seal")
         out_buf = _ffi.buffer(buf)
         out: bytes = out_buf[:size]
         if prehash:
             assert signer is not None
-            sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
-            out = out[:-P256_SIGNATURE_SIZE] + sig
+            out = _signed_deterministic(out, signer, digest)
         return out, out_buf[size:]
 
     def seal_new_chain(
@@ -318,8 +313,7 @@ class NativeHotPath(NativeBatches):
         wire: bytes = out[:size]
         if prehash:
             assert signer is not None
-            sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
-            wire = wire[:-P256_SIGNATURE_SIZE] + sig
+            wire = _signed_deterministic(wire, signer, digest)
         p = size + P256_POINT_SIZE
         key = P256PrivateKey.from_computed_public(scalar, out[size:p])
         return key, out[p : p + ROOT_KEY_SIZE], out[p + ROOT_KEY_SIZE : p + 2 * ROOT_KEY_SIZE], wire
@@ -421,23 +415,14 @@ class NativeHotPath(NativeBatches):
             ctx, buf, n + CHAIN_KEY_SIZE, chain_key, index, header, len(header), tail,
             len(tail), wire, n, MAX_AUTH_DATA_LENGTH, MAX_PLAINTEXT_LENGTH,
         )
-        if verifier is None:
-            rc = _lib.pq3_open_wire(*args, _NULL)
-        else:
-            with verifier._lock:  # call_keyed, inline on the per-message path
-                rc = _lib.pq3_open_wire(*args, verifier._ptr)
+        rc = _keyed(_lib.pq3_open_wire, args, verifier)
         if rc:
             if rc == _lib.PQ3_ERR_BATCH or rc == _lib.PQ3_ERR_LENGTH:
                 return None
             _raise(rc, "message")
-        # The C checked this layout: header, index, indicator, lp(auth data), lp(ct), sig.
-        p = len(header) + _AD_LENGTH_AT
-        ad_len = int.from_bytes(wire[p : p + 4], "big")
-        ad = wire[p + 4 : p + 4 + ad_len]
         out = _ffi.buffer(buf)
-        return out[CHAIN_KEY_SIZE : n + CHAIN_KEY_SIZE - len(header) - _FIXED - ad_len], ad, out[
-            :CHAIN_KEY_SIZE
-        ]
+        pt, ad = _opened(out, CHAIN_KEY_SIZE, wire, len(header))
+        return pt, ad, out[:CHAIN_KEY_SIZE]
 
     def open_new_chain(
         self,
@@ -466,13 +451,10 @@ class NativeHotPath(NativeBatches):
             raise AuthenticationError(MESSAGE_SIGNATURE_FAILED)
         if rc:
             return None  # not this layout, or a failure the full path reports in its order
-        # The C checked this layout: header, index, indicator, lp(auth data), lp(ct), sig.
-        p = PLAIN_HEADER_SIZE + _AD_LENGTH_AT
-        ad_len = int.from_bytes(wire[p : p + 4], "big")
         out = _ffi.buffer(buf)
         k = 2 * ROOT_KEY_SIZE
-        pt = out[k : k + n - PLAIN_HEADER_SIZE - _FIXED - ad_len]
-        return pt, wire[p + 4 : p + 4 + ad_len], out[:ROOT_KEY_SIZE], out[ROOT_KEY_SIZE:k]
+        pt, ad = _opened(out, k, wire, PLAIN_HEADER_SIZE)
+        return pt, ad, out[:ROOT_KEY_SIZE], out[ROOT_KEY_SIZE:k]
 
     def _prepared_open(self, chain: SendingChain) -> tuple[SendingChain, bytes, bytes]:
         """A receiving chain's C arguments, checked once per chain object."""
@@ -483,6 +465,21 @@ class NativeHotPath(NativeBatches):
         if type(chain.header_bytes) is bytes and type(chain.signature_tail) is bytes:
             _remember(self._opening, id(chain), prepared)
         return prepared
+
+
+def _signed_deterministic(wire: bytes, signer: NativeSigner, digest: Any) -> bytes:
+    """The wire with its zero signature replaced by RFC 6979's over the C's body digest."""
+    sig = sign_prehashed_deterministic(signer.key, _ffi.buffer(digest)[:])
+    return wire[:-P256_SIGNATURE_SIZE] + sig
+
+
+def _opened(out: Any, at: int, wire: bytes, header_len: int) -> tuple[bytes, bytes]:
+    """(plaintext at `at` in the C's output, auth data) of a wire whose layout, after a
+    header of header_len bytes, the C checked: index, indicator, lp(ad), lp(ct), sig."""
+    p = header_len + _AD_LENGTH_AT
+    ad_len = int.from_bytes(wire[p : p + LENGTH_PREFIX_SIZE], "big")
+    ct_len = len(wire) - header_len - _FIXED - ad_len
+    return out[at : at + ct_len], wire[p + LENGTH_PREFIX_SIZE : p + LENGTH_PREFIX_SIZE + ad_len]
 
 
 _CHAINS_CACHED = 64  # chains a process seals or opens on at once (fanout: one per device)

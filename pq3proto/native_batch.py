@@ -30,7 +30,7 @@ from .message import (
     sign_prehashed_deterministic,
 )
 from .native_ext import NULL as _NULL
-from .native_ext import NativeSigner, NativeVerifier
+from .native_ext import NativeSigner, NativeVerifier, thread_state
 from .native_ext import alloc as _alloc
 from .native_ext import as_bytes as _bytes
 from .native_ext import call_keyed as _keyed
@@ -46,10 +46,7 @@ _ZERO_POINT = bytes(P256_POINT_SIZE)
 
 
 class NativeBatches:
-    """NativeHotPath's batch methods (a mixin: the contexts come from its `_ctx`)."""
-
-    def _ctx(self) -> Any:
-        raise NotImplementedError
+    """NativeHotPath's batch methods (a mixin), each on this thread's C context."""
 
     def seal_batch(
         self,
@@ -61,7 +58,7 @@ class NativeBatches:
         signer: NativeSigner | None,
         deterministic: bool = False,
     ) -> tuple[list[bytes], bytes]:
-        ctx = self._ctx()
+        ctx = thread_state().ctx
         _check_chain(chain_key, chain)
         _index(first_index)
         n = len(plaintexts)
@@ -115,7 +112,7 @@ class NativeBatches:
         tail: bytes,
         verifier: NativeVerifier | None,
     ) -> tuple[list[bytes], bytes]:
-        ctx = self._ctx()
+        ctx = thread_state().ctx
         _need(chain_key, CHAIN_KEY_SIZE, "chain key")
         check_consecutive(msgs)
         n = len(msgs)
@@ -183,7 +180,7 @@ class NativeBatches:
                 chain_key, first_index, chain, auth_data, plaintexts.to_list(), signer, True
             )
             return PackedBatch.pack(wires), next_ck
-        ctx = self._ctx()
+        ctx = thread_state().ctx
         _check_chain(chain_key, chain)
         _index(first_index)
         header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)
@@ -231,7 +228,7 @@ class NativeBatches:
         wires: PackedBatch,
         verifier: NativeVerifier | None,
     ) -> tuple[PackedBatch, bytes]:
-        ctx = self._ctx()
+        ctx = thread_state().ctx
         _need(chain_key, CHAIN_KEY_SIZE, "chain key")
         _index(first_index)
         header, tail = _bytes(chain.header_bytes), _bytes(chain.signature_tail)

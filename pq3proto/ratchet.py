@@ -156,6 +156,14 @@ def rekey_kem(name: str | None = None) -> kem.NamedKem:
     return kem.named(name or DEFAULT_REKEY_KEM)
 
 
+def new_request(
+    rekey: kem.NamedKem, rng: RandomSource
+) -> tuple[bytes, bytes, tuple[bytes, Any] | None]:
+    """A rekey request's key pair: (seed, public key, the value of my_kem_expanded)."""
+    seed, public_key, key = rekey.generate_expanded(rng)
+    return seed, public_key, None if key is None else (seed, key)
+
+
 def start_sending_chain(
     state: RatchetState,
     dst_send: bytes,
@@ -188,8 +196,7 @@ def start_sending_chain(
         # open: it repeats the request, or the peer would lose it and owe nothing.
         kem_pk = state.my_kem_public
     elif policy.due(since, now - last):
-        seed, kem_pk, key = rekey.generate_expanded(rng)
-        expanded = None if key is None else (seed, key)
+        seed, kem_pk, expanded = new_request(rekey, rng)
     header = ChainHeader(new_key.public, kem_ciphertext=kem_ct, kem_public_key=kem_pk)
     new_state = evolve(
         state,
@@ -253,8 +260,7 @@ def _start_deferred_chain(
     requested = False
     idle = seed is None and not ts.peer_rekey_in_flight and ts.answer is None
     if idle and policy.due(since, now - last):
-        seed, kem_pk, key = rekey.generate_expanded(rng)
-        expanded = None if key is None else (seed, key)
+        seed, kem_pk, expanded = new_request(rekey, rng)
         ts = opened_request(ts, kem_pk)
         requested = True
     header = ChainHeader(new_key.public, mixed_id=mix.request_id if mix is not None else None)

@@ -306,11 +306,7 @@ class Session(SessionFastPaths):
         if sending.next_index > U32_MAX:
             raise MisuseError("sending chain exhausted: the peer must reply first")
         header = sending.header
-        cached = self._send_ctx
-        if cached is not None and cached[0] is header:
-            chain = base = cached[1]
-        else:
-            chain = base = self._chain_context(header)
+        chain = base = self._chain_context(header)
         out = None
         if self._deferred:
             # `first` and `chunked`: each message also carries its transport block, signed

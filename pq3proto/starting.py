@@ -29,7 +29,7 @@ from .paths import hot_path
 from .policy import RekeyPolicy
 from .primitives import RandomSource
 from .profile import PQ3, Profile
-from .ratchet import RatchetState, ReceiveChain, SendChain, rekey_kem
+from .ratchet import RatchetState, ReceiveChain, SendChain, new_request, rekey_kem
 from .session_state import SessionState, SessionStats
 from .transport import TransportState, opened_request
 from .wire import ChainHeader, ParsedMessage, chain_header_digest, parse_message, transport_tail
@@ -61,9 +61,9 @@ def initiator_state(
             f"{profile.start_kem}"
         )
     start = handshake_initiate(device.identity, peer, bundle, rng, profile)
-    seed = kem_pk = None
+    seed = kem_pk = expanded = None
     if policy.due(0, 0.0):
-        seed, kem_pk = rekey_kem(profile.rekey_kem).generate(rng)
+        seed, kem_pk, expanded = new_request(rekey_kem(profile.rekey_kem), rng)
     transport = None
     if profile.transport != "repeat":
         transport = TransportState()
@@ -92,6 +92,7 @@ def initiator_state(
         messages_since_pq=0,
         last_pq_time=now,
         transport=transport,
+        my_kem_expanded=expanded,
     )
     return SessionState(device.identity, peer, True, policy, ratchet, SessionStats(), profile)
 

@@ -108,17 +108,19 @@ class ChainHeader:
     def signature_tail(self, dst: bytes) -> bytes:
         """The signed bytes after `index`: dst || lp(kemPK) || lp(kemEncap) || preKeyHash."""
         encap = self.start_ciphertext if self.prekey_hash is not None else self.kem_ciphertext
-        return (
-            dst
-            + lp(self.kem_public_key or b"")
-            + lp(encap or b"")
-            + (self.prekey_hash or b"")
-        )
+        return signature_tail(dst, self.kem_public_key, encap, self.prekey_hash)
+
+
+def signature_tail(
+    dst: bytes, kem_public_key: bytes | None, encap: bytes | None, prekey_hash: bytes | None
+) -> bytes:
+    """dst || lp(kemPK) || lp(kemEncap) || preKeyHash, absent fields empty."""
+    return dst + lp(kem_public_key or b"") + lp(encap or b"") + (prekey_hash or b"")
 
 
 def plain_signature_tail(dst: bytes) -> bytes:
     """ChainHeader(point).signature_tail(dst) for any point: a plain chain's signed tail."""
-    return dst + lp(b"") + lp(b"")
+    return signature_tail(dst, None, None, None)
 
 
 def signature_body(
