@@ -80,6 +80,18 @@ def _pairs(runner: Any, n: int, turn_rate: float) -> list[tuple[Any, Any, bool]]
     return out
 
 
+def _proxy_cost_us(calls: int = 100_000) -> tuple[float, float]:
+    """(direct, through a _TimedLib) µs of one pq3_wire_length call: the proxy's own share."""
+    lib = native._lib
+    out = []
+    for obj in (lib, _TimedLib(lib)):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            obj.pq3_wire_length(67, 0, 140)
+        out.append((time.perf_counter_ns() - t0) / calls / 1000)
+    return out[0], out[1]
+
+
 def main() -> None:
     workload, n = sys.argv[1], int(sys.argv[2])
     spec = BenchSpec(workload=workload, path="native", messages=n)
@@ -121,6 +133,11 @@ def main() -> None:
         print(f"    {name:24s} {ns / calls / 1000:8.2f}  x {calls / total:.4f}")
     comps = {k: round(float(np.median(v)), 2) for k, v in floor.samples.items()}
     print(f"  floor components, same process (us): {comps}")
+    direct, proxied = _proxy_cost_us()
+    print(
+        f"  one C call direct {direct:.2f} us, through the proxy {proxied:.2f} us "
+        "(the difference is the proxy's)"
+    )
 
 
 if __name__ == "__main__":
